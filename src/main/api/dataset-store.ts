@@ -1,0 +1,177 @@
+/**
+ * Datasets as the app sees them: a scan's report in the database plus its file list (with content
+ * hashes) on disk, the user's exclusions, and the split a run trains on.
+ */
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { JobStart } from '../../shared/job-messages'
+import type { DatasetReport, RunConfig, SplitRatios, SplitSummary } from '../../shared/types'
+import type { Repositories } from '../db/repositories'
+import { AppError } from '../errors'
+import type { EventHub } from '../ipc'
+import { datasetId, makeSyntheticDataset, scanDataset, splitDataset, thumbnailDataUrl } from '../ml/data'
+
+export interface DatasetFile {
+  file: string
+  label: string
+  hash: string
+  width: number
+  height: number
+  givenSplit?: 'train' | 'val' | 'test'
+}
+
+export interface SplitResult extends SplitSummary {
+  assignment: { file: string; label: string; split: 'train' | 'val' | 'test' }[]
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`
+  writeFileSync(tmp, JSON.stringify(value))
+  renameSync(tmp, file)
+}
+
+export class DatasetStore {
+  constructor(
+    private readonly dataDir: string,
+    private readonly repos: Repositories,
+    private readonly hub: EventHub,
+  ) {}
+
+  private filesPath(id: string): string {
+    return join(this.dataDir, 'datasets', id, 'files.json')
+  }
+
+  /** Scans a folder (never throws on a bad file), stores the report and the file list. */
+  async import(path: string): Promise<DatasetReport> {
+    const root = resolve(path)
+    const scan = await scanDataset(root, {
+      onProgress: (done, total) => this.hub.emit('dataset:progress', { path: root, done, total }),
+    })
+    const id = datasetId(root, scan.report.fingerprint)
+    const previous = this.repos.datasets.get(id)
+    const report: DatasetReport = {
+      ...scan.report,
+      id,
+      createdAt: previous?.createdAt ?? new Date().toISOString(),
+      excludedFiles: previous?.excludedFiles ?? [],
+      excludedClasses: previous?.excludedClasses ?? [],
+    }
+    mkdirSync(join(this.dataDir, 'datasets', id), { recursive: true })
+    writeJsonAtomic(this.filesPath(id), scan.files satisfies DatasetFile[])
+    const withExclusions = this.applyExclusions(report, scan.files)
+    this.repos.datasets.save(withExclusions)
+    return withExclusions
+  }
+
+  /** Draws the synthetic shapes dataset into the data directory (once) and imports it. */
+  async sample(): Promise<DatasetReport> {
+    const dir = join(this.dataDir, 'sample-data', 'shapes')
+    if (!existsSync(join(dir, '.complete'))) {
+      await makeSyntheticDataset(dir, { seed: 7 })
+      writeFileSync(join(dir, '.complete'), '')
+    }
+    return this.import(dir)
+  }
+
+  get(id: string): DatasetReport {
+    const report = this.repos.datasets.get(id)
+    if (!report) throw new AppError('not_found', 'That dataset is not known any more. Choose its folder again on the Data step.')
+    return report
+  }
+
+  files(id: string): DatasetFile[] {
+    const file = this.filesPath(id)
+    if (!existsSync(file)) throw new AppError('not_found', 'The file list of this dataset is missing. Import the folder again.')
+    return JSON.parse(readFileSync(file, 'utf8')) as DatasetFile[]
+  }
+
+  /** Excludes (or restores) files and classes; recomputes what blocks training. */
+  exclude(id: string, files: string[], classes: string[], restore: boolean): DatasetReport {
+    const report = this.get(id)
+    const edit = (list: string[], items: string[]): string[] =>
+      restore ? list.filter((x) => !items.includes(x)) : [...new Set([...list, ...items])]
+    const next: DatasetReport = {
+      ...report,
+      excludedFiles: edit(report.excludedFiles, files),
+      excludedClasses: edit(report.excludedClasses, classes),
+    }
+    const updated = this.applyExclusions(next, this.files(id))
+    this.repos.datasets.save(updated)
+    return updated
+  }
+
+  /** Blockers that depend on exclusions: fewer than two classes with images left. */
+  private applyExclusions(report: DatasetReport, files: DatasetFile[]): DatasetReport {
+    const excludedFiles = new Set(report.excludedFiles)
+    const excludedClasses = new Set(report.excludedClasses)
+    const counts = new Map<string, number>()
+    for (const f of files) {
+      if (excludedFiles.has(f.file) || excludedClasses.has(f.label)) continue
+      counts.set(f.label, (counts.get(f.label) ?? 0) + 1)
+    }
+    const blockers = report.blockers.filter((b) => !b.startsWith('Only ') && !b.startsWith('After the exclusions'))
+    const left = [...counts.keys()]
+    if (left.length < 2 && (excludedFiles.size > 0 || excludedClasses.size > 0)) {
+      blockers.push(
+        `After the exclusions only ${left.length === 0 ? 'no class is' : `one class ('${left[0]}') is`} left. A classifier needs at least two classes: restore a class or add another sub-folder.`,
+      )
+    } else if (left.length < 2 && report.blockers.every((b) => !b.startsWith('No images'))) {
+      blockers.push(
+        left.length === 1
+          ? `Only one class ('${left[0]}') was found. Add a second sub-folder with images of another class.`
+          : 'No classes with readable images were found.',
+      )
+    }
+    return { ...report, blockers: [...new Set(blockers)] }
+  }
+
+  async thumbnails(id: string, files: string[]): Promise<{ file: string; dataUrl: string | null }[]> {
+    const report = this.get(id)
+    const known = new Set(this.files(id).map((f) => f.file))
+    return Promise.all(
+      files.map(async (file) => ({
+        file,
+        // Only files of this dataset: the renderer cannot read arbitrary paths through this.
+        dataUrl: known.has(file) ? await thumbnailDataUrl(join(report.path, file), 128) : null,
+      })),
+    )
+  }
+
+  split(id: string, ratios: SplitRatios): SplitResult {
+    const report = this.get(id)
+    const files = this.files(id)
+    const result = splitDataset(files, ratios, {
+      excluded: { files: report.excludedFiles, classes: report.excludedClasses },
+    })
+    const splitId =
+      'sp_' +
+      createHash('sha256')
+        .update(JSON.stringify([report.fingerprint, ratios, report.excludedFiles, report.excludedClasses]))
+        .digest('hex')
+        .slice(0, 12)
+    const warnings = [...result.warnings]
+    const summary: SplitResult = {
+      id: splitId,
+      datasetId: id,
+      ratios,
+      perClass: result.perClass,
+      warnings,
+      assignment: result.assignment,
+    }
+    this.repos.splits.save({ id: splitId, datasetId: id, ratios, assignment: result.assignment })
+    return summary
+  }
+
+  /** What a training job needs, checked here so a bad config fails before a process starts. */
+  prepareJob(config: RunConfig, _runId: number): Omit<JobStart, 'type' | 'runId' | 'config' | 'dataDir'> {
+    const report = this.get(config.datasetId)
+    if (report.blockers.length > 0) throw new AppError('bad_data', report.blockers[0]!)
+    const split = this.split(config.datasetId, config.split)
+    const labels = [...new Set(split.assignment.map((a) => a.label))].sort()
+    if (labels.length < 2) throw new AppError('bad_data', 'A classifier needs at least two classes with images.')
+    if (!split.assignment.some((a) => a.split === 'train'))
+      throw new AppError('bad_data', 'The training split is empty. Raise the training share on the Split step.')
+    return { datasetPath: report.path, examples: split.assignment, labels }
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The handlers behind every channel of the contract. Inputs arrive already parsed by the router.
+ */
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { runConfigSchema } from '../../shared/schemas'
+import type { AppInfo } from '../../shared/types'
+import type { Repositories } from '../db/repositories'
+import { AppError } from '../errors'
+import type { EventHub, Handlers } from '../ipc'
+import type { JobManager } from '../jobs/job-manager'
+import type { DatasetStore } from './dataset-store'
+import { ModelService } from './model-service'
+
+export interface HandlerDeps {
+  dataDir: string
+  repos: Repositories
+  hub: EventHub
+  jobs: JobManager
+  datasets: DatasetStore
+  info(): AppInfo
+  pickFolder?: (title?: string) => Promise<string | null>
+}
+
+const DRAFT_KEY = 'wizard'
+
+export function createHandlers(deps: HandlerDeps): Handlers {
+  const { repos, jobs, datasets } = deps
+  const models = new ModelService(deps.dataDir, deps.hub, repos)
+
+  const runOrThrow = (runId: number) => {
+    const run = repos.runs.get(runId)
+    if (!run) throw new AppError('not_found', `Run ${runId} does not exist (it may have been deleted).`)
+    return run
+  }
+
+  return {
+    'app:info': () => deps.info(),
+    'app:pick-folder': async ({ title }) => ({ path: deps.pickFolder ? await deps.pickFolder(title) : null }),
+    'fs:list': ({ path }) => {
+      const dir = resolve(path ?? homedir())
+      if (!existsSync(dir) || !statSync(dir).isDirectory())
+        throw new AppError('not_found', `'${dir}' is not a folder on this machine.`)
+      let names: string[]
+      try {
+        names = readdirSync(dir)
+      } catch {
+        throw new AppError('bad_data', `Tunewise may not read '${dir}'. Choose another folder.`)
+      }
+      const entries = names
+        .filter((n) => !n.startsWith('.'))
+        .map((name) => {
+          let isDir = false
+          try {
+            isDir = statSync(join(dir, name)).isDirectory()
+          } catch {
+            // Broken links and unreadable entries show as files.
+          }
+          return { name, isDir }
+        })
+        .sort((a, b) => Number(b.isDir) - Number(a.isDir) || a.name.localeCompare(b.name))
+      const parent = dirname(dir)
+      return { path: dir, parent: parent === dir ? null : parent, entries }
+    },
+
+    'models:list': () => models.list(),
+    'models:layers': ({ modelId }) => models.layers(modelId),
+    'models:import': ({ path }) => models.import(path),
+    'models:download': ({ modelId }) => models.download(modelId),
+
+    'datasets:import': ({ path }) => datasets.import(path),
+    'datasets:sample': () => datasets.sample(),
+    'datasets:get': ({ datasetId }) => datasets.get(datasetId),
+    'datasets:exclude': ({ datasetId, files, classes, restore }) => datasets.exclude(datasetId, files, classes, restore),
+    'datasets:thumbnails': ({ datasetId, files }) => datasets.thumbnails(datasetId, files),
+
+    'splits:preview': ({ datasetId, ratios }) => {
+      const { assignment: _assignment, ...summary } = datasets.split(datasetId, ratios)
+      return summary
+    },
+
+    'runs:start': ({ config }) => {
+      models.requireAvailable(config.modelId)
+      datasets.prepareJob(config, 0)
+      const report = datasets.get(config.datasetId)
+      return { runId: jobs.start(config, report.path) }
+    },
+    'runs:estimate': ({ config }) => models.estimate(config, datasets.split(config.datasetId, config.split).assignment.length),
+    'runs:cancel': ({ runId }) => ({ cancelled: jobs.cancel(runId) }),
+    'runs:active': () => {
+      const s = jobs.status()
+      return { runId: s.runId, progress: s.progress, queued: s.queued }
+    },
+    'runs:list': (query) => repos.runs.list(query),
+    'runs:get': ({ runId }) => runOrThrow(runId),
+    'runs:metrics': ({ runIds }) => repos.runs.metrics(runIds),
+    'runs:update': ({ runId, ...edit }) => {
+      runOrThrow(runId)
+      return repos.runs.update(runId, edit)
+    },
+    'runs:delete': ({ runId, keepArtifacts }) => {
+      const status = jobs.status()
+      if (status.runId === runId || status.queued.includes(runId))
+        throw new AppError('conflict', 'This run is still training. Cancel it first, then delete it.')
+      runOrThrow(runId)
+      const { artifacts } = repos.runs.delete(runId)
+      if (!keepArtifacts) {
+        const runDir = join(deps.dataDir, 'runs', String(runId))
+        for (const p of [...artifacts, runDir]) {
+          // Only ever delete inside this run's own folder.
+          if (resolve(p).startsWith(resolve(runDir))) rmSync(p, { recursive: true, force: true })
+        }
+      }
+      return { deleted: true }
+    },
+    'runs:compare': ({ runIds }) => {
+      for (const id of runIds) runOrThrow(id)
+      return repos.runs.compare(runIds)
+    },
+    'runs:export': async ({ runId, dir }) => {
+      const run = runOrThrow(runId)
+      if (run.status !== 'succeeded') throw new AppError('conflict', 'Only a finished run can be exported.')
+      return models.exportRun(run, resolve(dir))
+    },
+    'runs:predict': async ({ runId, file, dataUrl }) => {
+      const run = runOrThrow(runId)
+      if (run.status !== 'succeeded') throw new AppError('conflict', 'Only a finished run can make predictions.')
+      return models.predict(run, file, dataUrl)
+    },
+    'runs:evaluation': ({ runId, split }) => runOrThrow(runId).evaluations.find((e) => e.split === split) ?? null,
+    'runs:export-history': ({ format, runId }) => {
+      if (format === 'runs-csv') return { filename: 'tunewise-runs.csv', content: repos.runs.exportRunsCsv() }
+      if (format === 'metrics-csv')
+        return { filename: 'tunewise-metrics.csv', content: repos.runs.exportMetricsCsv(runId ? [runId] : undefined) }
+      if (!runId) throw new AppError('invalid_input', 'Choose a run to export its settings.')
+      const run = runOrThrow(runId)
+      return { filename: `tunewise-run-${runId}.json`, content: JSON.stringify(run.config, null, 2) }
+    },
+    'runs:import-settings': ({ json }) => {
+      let value: unknown
+      try {
+        value = JSON.parse(json)
+      } catch {
+        throw new AppError('bad_data', 'That file is not JSON. Choose a settings file exported from Tunewise.')
+      }
+      const parsed = runConfigSchema.safeParse(value)
+      if (!parsed.success) {
+        const first = parsed.error.issues[0]
+        throw new AppError(
+          'bad_data',
+          `Those settings are not valid: ${first?.message ?? 'unknown problem'}${first?.path.length ? ` (${first.path.join('.')})` : ''}.`,
+        )
+      }
+      return parsed.data
+    },
+
+    'drafts:get': () => ({ draft: repos.drafts.get(DRAFT_KEY) }),
+    'drafts:save': ({ draft }) => {
+      repos.drafts.save(DRAFT_KEY, draft ?? null)
+      return { saved: true }
+    },
+  }
+}

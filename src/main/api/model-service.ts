@@ -1,0 +1,128 @@
+/**
+ * Models as the app sees them: the catalogue plus imported and downloaded models, their layer
+ * lists (cached on disk so the Freeze step opens fast), export and "try your own image".
+ * TensorFlow is loaded lazily: only these calls pay for it, never app start.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { LayerInfo, ModelCard, RunConfig, RunDetail } from '../../shared/types'
+import type { Repositories } from '../db/repositories'
+import { AppError } from '../errors'
+import type { EventHub } from '../ipc'
+
+type Engine = typeof import('../ml/engine')
+let enginePromise: Promise<Engine> | null = null
+function engine(): Promise<Engine> {
+  enginePromise ??= import('../ml/engine')
+  return enginePromise
+}
+
+/** Rough seconds per image for one forward pass of a 224 MobileNet-class base, per backend. */
+const SECONDS_PER_IMAGE: Record<string, number> = { 'tensorflow-gpu': 0.005, tensorflow: 0.03, wasm: 0.1, cpu: 1.1 }
+
+export class ModelService {
+  constructor(
+    private readonly dataDir: string,
+    private readonly hub: EventHub,
+    private readonly repos: Repositories,
+  ) {}
+
+  async list(): Promise<ModelCard[]> {
+    const { listModels } = await engine()
+    return listModels(this.dataDir)
+  }
+
+  async card(modelId: string): Promise<ModelCard> {
+    const card = (await this.list()).find((m) => m.id === modelId)
+    if (!card) throw new AppError('not_found', `The model '${modelId}' is not in the catalogue. Pick another on the Model step.`)
+    return card
+  }
+
+  async requireAvailable(modelId: string): Promise<ModelCard> {
+    const card = await this.card(modelId)
+    if (!card.supported) throw new AppError('conflict', card.unsupportedReason ?? `${card.name} is not supported yet.`)
+    if (!card.available) throw new AppError('conflict', `${card.name} is not on this machine yet. Download it on the Model step first.`)
+    return card
+  }
+
+  async layers(modelId: string): Promise<LayerInfo[]> {
+    const card = await this.requireAvailable(modelId)
+    const cacheFile = join(this.dataDir, 'cache', 'layers', `${modelId}.json`)
+    if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as LayerInfo[]
+    const { loadBaseModel, listLayers } = await engine()
+    const loaded = await loadBaseModel(card.id, this.dataDir)
+    try {
+      const layers = listLayers(loaded)
+      mkdirSync(join(this.dataDir, 'cache', 'layers'), { recursive: true })
+      writeFileSync(cacheFile, JSON.stringify(layers))
+      return layers
+    } finally {
+      loaded.model.dispose()
+    }
+  }
+
+  async import(path: string): Promise<ModelCard> {
+    const { importModel } = await engine()
+    const card = await importModel(path, this.dataDir)
+    this.repos.models.save(card)
+    return card
+  }
+
+  async download(modelId: string): Promise<ModelCard> {
+    const { downloadModel } = await engine()
+    const card = await downloadModel(modelId, this.dataDir, (received, total) =>
+      this.hub.emit('model:download', { modelId, received, total }),
+    )
+    this.repos.models.save(card)
+    return card
+  }
+
+  /** A quick estimate from the backend's measured forward speed and the dataset size. */
+  async estimate(
+    config: RunConfig,
+    images: number,
+  ): Promise<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }> {
+    const card = await this.card(config.modelId)
+    const { detectBackend } = await import('../ml/backend-detect')
+    const perImage = (SECONDS_PER_IMAGE[detectBackend(process.env.TUNEWISE_BACKEND).backend] ?? 0.1) *
+      ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
+    const extractionSeconds = config.augment.enabled ? 0 : images * perImage
+    // Head epochs on cached features are cheap; with augmentation every epoch runs the base.
+    const secondsPerEpoch = config.augment.enabled ? images * perImage * 1.2 : Math.max(0.05, images * 0.0005)
+    const phase2 = config.phase2.enabled ? config.phase2.epochs * images * perImage * 2.5 : 0
+    const totalSeconds = 3 + extractionSeconds + secondsPerEpoch * config.hyper.epochs + phase2
+    return { extractionSeconds, secondsPerEpoch, totalSeconds }
+  }
+
+  private modelDir(run: RunDetail): string {
+    const art = run.artifacts.find((a) => a.kind === 'model')
+    const dir = art?.path ?? join(this.dataDir, 'runs', String(run.id), 'model')
+    if (!existsSync(join(dir, 'model.json')))
+      throw new AppError('not_found', 'The trained model of this run is missing from the data folder. Train the run again.')
+    return dir
+  }
+
+  async exportRun(
+    run: RunDetail,
+    outDir: string,
+  ): Promise<{ dir: string; files: string[]; maxDifference: number; agreement: number }> {
+    const { exportRun, verifyExport } = await engine()
+    const files = await exportRun(this.modelDir(run), outDir)
+    const test = run.evaluations.find((e) => e.split === 'test')
+    const check = test ? await verifyExport(outDir, run.datasetPath, test) : { maxDifference: 0, agreement: 1 }
+    this.repos.runs.addArtifact(run.id, 'export', outDir)
+    return { dir: outDir, files, ...check }
+  }
+
+  async predict(run: RunDetail, file?: string, dataUrl?: string): Promise<{ label: string; confidence: number }[]> {
+    const { predictImage } = await engine()
+    let input: string | Buffer
+    if (file) input = file
+    else {
+      const match = /^data:image\/[a-z0-9.+-]+;base64,(.*)$/i.exec(dataUrl ?? '')
+      if (!match) throw new AppError('bad_data', 'That is not an image. Drop a JPEG, PNG, WebP or GIF file.')
+      input = Buffer.from(match[1]!, 'base64')
+    }
+    return predictImage(this.modelDir(run), input)
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * Command-line Tunewise: `npm run tunewise -- <command>`. Same services, same database, same
+ * training jobs as the app.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { defaultRunConfig } from '../shared/defaults'
+import { runConfigSchema } from '../shared/schemas'
+import type { DatasetReport, RunConfig, RunDetail } from '../shared/types'
+import { AppError } from './errors'
+import { forkLauncher } from './jobs/job-process'
+import { defaultDataDir } from './paths'
+import { createServices, type Services } from './services'
+
+const DEFAULT_MODEL = 'mobilenet-v2-nsfwjs'
+
+const HELP = `Tunewise command line
+
+  npm run tunewise -- models                      list the model catalogue
+  npm run tunewise -- inspect DIR                 report on an image folder (one sub-folder per class)
+  npm run tunewise -- train --data DIR [--model ID] [--config run.json] [--json]
+  npm run tunewise -- runs [--json]               list every run
+  npm run tunewise -- compare RUN_A RUN_B [...] [--json]
+  npm run tunewise -- export RUN OUT_DIR          write the trained model (TF.js layers + metadata)
+  npm run tunewise -- predict RUN IMAGE           classify one image with a trained run
+  npm run demo                                    make a synthetic dataset and fine-tune on it
+
+Data lives in ${defaultDataDir()} (set TUNEWISE_HOME to change it).`
+
+interface Args {
+  positional: string[]
+  flags: Record<string, string | true>
+}
+
+function parseArgs(argv: string[]): Args {
+  const positional: string[] = []
+  const flags: Record<string, string | true> = {}
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (a.startsWith('--')) {
+      const [k, v] = a.slice(2).split('=', 2) as [string, string | undefined]
+      if (v !== undefined) flags[k] = v
+      else if (argv[i + 1] !== undefined && !argv[i + 1]!.startsWith('--') && k !== 'json') flags[k] = argv[++i]!
+      else flags[k] = true
+    } else positional.push(a)
+  }
+  return { positional, flags }
+}
+
+const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`)
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
+  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n')
+}
+
+async function call<T>(svc: Services, channel: string, payload: unknown): Promise<T> {
+  const result = await svc.router.call(channel, payload)
+  if (!result.ok) throw new AppError(result.error.code, result.error.message)
+  return result.value as T
+}
+
+function printReport(r: DatasetReport): void {
+  console.log(`${r.path}: ${r.total} images in ${r.classes.length} classes${r.givenSplit ? ' (given train/val/test split)' : ''}`)
+  console.log(table([['class', 'images'], ...r.classes.map((c) => [c.name, String(c.count)])]))
+  for (const u of r.unreadable) console.log(`  unreadable: ${u.file}: ${u.reason}`)
+  for (const d of r.duplicates) console.log(`  duplicates${d.crossClass ? ' (across classes)' : ''}: ${d.files.join(', ')}`)
+  for (const w of r.warnings) console.log(`  warning: ${w}`)
+  for (const b of r.blockers) console.log(`  cannot train: ${b}`)
+}
+
+async function train(svc: Services, args: Args, json: boolean): Promise<number> {
+  const data = args.flags.data
+  if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the image folder: train --data DIR')
+  const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(data) })
+  if (!json) printReport(report)
+  const modelId = typeof args.flags.model === 'string' ? args.flags.model : DEFAULT_MODEL
+  let config: RunConfig = defaultRunConfig(modelId, report.id, `CLI · ${report.path.split(/[\\/]/).pop()}`)
+  if (typeof args.flags.config === 'string') {
+    const given = JSON.parse(readFileSync(resolve(args.flags.config), 'utf8')) as Partial<RunConfig>
+    config = { ...config, ...given, modelId, datasetId: report.id }
+    config = runConfigSchema.parse(config)
+  }
+  const { runId } = await call<{ runId: number }>(svc, 'runs:start', { config })
+  let lastLine = ''
+  const off = svc.hub.subscribe((event, payload) => {
+    if (json) return
+    if (event === 'run:progress') {
+      const p = payload as { stage: string; phase: number; epoch: number; epochs: number; metrics: Record<string, number>; etaSeconds: number | null; batch: number; batches: number }
+      const frac = p.stage === 'training' ? p.epoch / Math.max(1, p.epochs) : p.batch / Math.max(1, p.batches)
+      const bar = '█'.repeat(Math.round(frac * 30)).padEnd(30, '░')
+      const m = Object.entries(p.metrics)
+        .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+        .join(' ')
+      const line = `${bar} ${p.stage} phase ${p.phase} epoch ${p.epoch}/${p.epochs} ${m}${p.etaSeconds !== null ? ` ETA ${Math.round(p.etaSeconds)}s` : ''}`
+      if (line !== lastLine && process.stdout.isTTY) process.stdout.write(`\r${line.slice(0, 140).padEnd(140)}`)
+      lastLine = line
+    } else if (event === 'run:log') {
+      console.log(`\n${(payload as { message: string }).message}`)
+    }
+  })
+  await svc.jobs.whenIdle()
+  off()
+  const run = await call<RunDetail>(svc, 'runs:get', { runId })
+  const val = run.evaluations.find((e) => e.split === 'val')
+  const test = run.evaluations.find((e) => e.split === 'test')
+  if (json) {
+    console.log(
+      JSON.stringify({
+        runId,
+        status: run.status,
+        backend: run.backend,
+        error: run.error,
+        metrics: {
+          val: val ? { accuracy: val.accuracy, loss: val.loss, best: run.bestValAccuracy } : null,
+          test: test ? { accuracy: test.accuracy, loss: test.loss, perClass: test.perClass } : null,
+        },
+      }),
+    )
+  } else {
+    console.log(`\nRun ${runId}: ${run.status}${run.error ? ` — ${run.error}` : ''} (backend ${run.backend ?? '?'})`)
+    if (test) {
+      console.log(`Validation accuracy ${pct(val?.accuracy)}, test accuracy ${pct(test.accuracy)}`)
+      console.log(
+        table([
+          ['class', 'precision', 'recall', 'F1', 'images'],
+          ...test.perClass.map((c) => [c.label, pct(c.precision), pct(c.recall), pct(c.f1), String(c.support)]),
+        ]),
+      )
+    }
+  }
+  return run.status === 'succeeded' ? 0 : 1
+}
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv)
+  const json = args.flags.json === true
+  const [command, ...rest] = args.positional
+  if (!command || command === 'help' || args.flags.help) {
+    console.log(HELP)
+    return 0
+  }
+  const svc = createServices({
+    dataDir: defaultDataDir(),
+    mode: 'browser',
+    launcher: forkLauncher,
+    workerScript: join(__dirname, 'job-worker.js'),
+    log: () => {},
+  })
+  try {
+    switch (command) {
+      case 'models': {
+        const models = await call<{ id: string; name: string; task: string; supported: boolean; available: boolean; license: string; parameters: number }[]>(svc, 'models:list', {})
+        if (json) console.log(JSON.stringify(models))
+        else
+          console.log(
+            table([
+              ['id', 'name', 'task', 'params', 'license', 'status'],
+              ...models.map((m) => [m.id, m.name, m.task, m.parameters ? `${(m.parameters / 1e6).toFixed(1)}M` : '—', m.license, !m.supported ? 'not supported yet' : m.available ? 'ready' : 'download'] ),
+            ]),
+          )
+        return 0
+      }
+      case 'inspect': {
+        if (!rest[0]) throw new AppError('invalid_input', 'Give a folder: inspect DIR')
+        const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(rest[0]) })
+        if (json) console.log(JSON.stringify({ ...report, classes: report.classes.map((c) => ({ ...c, thumbnails: undefined })) }))
+        else printReport(report)
+        return report.blockers.length ? 1 : 0
+      }
+      case 'train':
+        return await train(svc, args, json)
+      case 'demo': {
+        const report = await call<DatasetReport>(svc, 'datasets:sample', {})
+        return await train(svc, { ...args, flags: { ...args.flags, data: report.path } }, json)
+      }
+      case 'runs': {
+        const runs = await call<RunDetail[]>(svc, 'runs:list', {})
+        if (json) console.log(JSON.stringify(runs))
+        else
+          console.log(
+            table([
+              ['id', 'name', 'status', 'model', 'best val', 'test', 'backend', 'created'],
+              ...runs.map((r) => [String(r.id), r.name, r.status, r.modelId, pct(r.bestValAccuracy), pct(r.testAccuracy), r.backend ?? '—', r.createdAt]),
+            ]),
+          )
+        return 0
+      }
+      case 'compare': {
+        const runIds = rest.map(Number)
+        const result = await call<{ settings: { field: string; values: unknown[]; differs: boolean }[]; metrics: { name: string; values: (number | null)[] }[]; exampleDiff: { fixed: string[]; broken: string[]; bothWrong: string[] } | null }>(svc, 'runs:compare', { runIds })
+        const differing = result.settings.filter((s) => s.differs)
+        const out = {
+          runIds,
+          differingSettings: differing,
+          metrics: result.metrics,
+          exampleDiff: result.exampleDiff
+            ? { fixed: result.exampleDiff.fixed.length, broken: result.exampleDiff.broken.length, bothWrong: result.exampleDiff.bothWrong.length }
+            : null,
+        }
+        if (json) console.log(JSON.stringify(out))
+        else {
+          console.log(table([['setting', ...runIds.map((r) => `run ${r}`)], ...differing.map((s) => [s.field, ...s.values.map((v) => JSON.stringify(v))])]))
+          console.log(table([['metric', ...runIds.map((r) => `run ${r}`)], ...result.metrics.map((m) => [m.name, ...m.values.map((v) => (v === null ? '—' : v.toFixed(4)))])]))
+          if (out.exampleDiff) console.log(`B fixed ${out.exampleDiff.fixed}, broke ${out.exampleDiff.broken}, both wrong ${out.exampleDiff.bothWrong}`)
+        }
+        return 0
+      }
+      case 'export': {
+        const [run, outDir] = rest
+        if (!run || !outDir) throw new AppError('invalid_input', 'Usage: export RUN OUT_DIR')
+        const res = await call<{ dir: string; files: string[]; agreement: number; maxDifference: number }>(svc, 'runs:export', { runId: Number(run), dir: resolve(outDir) })
+        if (json) console.log(JSON.stringify(res))
+        else console.log(`Wrote ${res.files.join(', ')} to ${res.dir}. Re-evaluated: ${pct(res.agreement)} agreement (max difference ${res.maxDifference.toExponential(1)}).`)
+        return 0
+      }
+      case 'predict': {
+        const [run, image] = rest
+        if (!run || !image || !existsSync(image)) throw new AppError('invalid_input', 'Usage: predict RUN IMAGE (an existing image file)')
+        const res = await call<{ label: string; confidence: number }[]>(svc, 'runs:predict', { runId: Number(run), file: resolve(image) })
+        if (json) console.log(JSON.stringify(res))
+        else console.log(table([['label', 'confidence'], ...res.map((p) => [p.label, pct(p.confidence)])]))
+        return 0
+      }
+      default:
+        console.error(`Unknown command '${command}'.\n\n${HELP}`)
+        return 2
+    }
+  } finally {
+    svc.close()
+  }
+}
+
+main(process.argv.slice(2))
+  .then((code) => process.exit(code))
+  .catch((err: unknown) => {
+    console.error(err instanceof AppError ? err.message : err instanceof Error ? err.message : String(err))
+    process.exit(1)
+  })

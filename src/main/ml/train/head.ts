@@ -1,0 +1,68 @@
+/** The new classifier head and its optimizer. */
+import type { LayersModel, Optimizer } from '@tensorflow/tfjs'
+import type { HeadConfig, HyperParams } from '../../../shared/types'
+import { getTf } from '../backend'
+
+export const HEAD_PREFIX = 'tunewise_head_'
+
+/**
+ * Builds the head: [dropout → dense(units, relu)]* → dropout → dense(numClasses, softmax), initialisers seeded
+ * from `seed` (He normal or Glorot uniform), l1/l2 kernel regularisers. Pure: returns an uncompiled model whose
+ * layer names start with `tunewise_head_` so they never clash with base layers.
+ */
+export function buildHead(inputDim: number, numClasses: number, cfg: HeadConfig, seed: number): LayersModel {
+  const tf = getTf()
+  const model = tf.sequential({ name: 'tunewise_head' })
+  const regularizer = cfg.l1 > 0 || cfg.l2 > 0 ? tf.regularizers.l1l2({ l1: cfg.l1, l2: cfg.l2 }) : undefined
+  const init = (i: number) =>
+    cfg.initializer === 'he' ? tf.initializers.heNormal({ seed: seed + i }) : tf.initializers.glorotUniform({ seed: seed + i })
+  const sizes = [...cfg.units, numClasses]
+  sizes.forEach((units, i) => {
+    const last = i === sizes.length - 1
+    const inputShape = i === 0 ? { inputShape: [inputDim] } : {}
+    if (cfg.dropout > 0) model.add(tf.layers.dropout({ rate: cfg.dropout, name: `${HEAD_PREFIX}dropout_${i}`, ...inputShape }))
+    model.add(
+      tf.layers.dense({
+        units,
+        activation: last ? 'softmax' : 'relu',
+        kernelInitializer: init(i),
+        biasInitializer: 'zeros',
+        kernelRegularizer: regularizer,
+        name: last ? `${HEAD_PREFIX}output` : `${HEAD_PREFIX}dense_${i}`,
+        ...(cfg.dropout > 0 ? {} : inputShape),
+      }),
+    )
+  })
+  return model
+}
+
+/** The optimizer named in `hyper`, at `learningRate` (defaults to hyper.learningRate). */
+export function makeOptimizer(hyper: HyperParams, learningRate = hyper.learningRate): Optimizer {
+  const tf = getTf()
+  switch (hyper.optimizer) {
+    case 'sgd':
+      return tf.train.sgd(learningRate)
+    case 'momentum':
+      return tf.train.momentum(learningRate, hyper.momentum)
+    case 'adam':
+      return tf.train.adam(learningRate)
+    case 'rmsprop':
+      return tf.train.rmsprop(learningRate, 0.9, hyper.momentum)
+    case 'adagrad':
+      return tf.train.adagrad(learningRate)
+  }
+}
+
+/** Changes an optimizer's learning rate in place (SGD and momentum cache it as a tensor). */
+export function setLearningRate(optimizer: Optimizer, lr: number): void {
+  const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number }
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr)
+  else o.learningRate = lr
+}
+
+/** Compiles with categorical cross-entropy and accuracy; returns the optimizer so schedules can change it. */
+export function compileHead(model: LayersModel, hyper: HyperParams, learningRate = hyper.learningRate): Optimizer {
+  const optimizer = makeOptimizer(hyper, learningRate)
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] })
+  return optimizer
+}

@@ -1,0 +1,75 @@
+/**
+ * The one way the renderer talks to Tunewise: `window.tunewise` from the Electron preload when it
+ * is there, otherwise a WebSocket to the browser-mode server on the same origin. Both implement
+ * TunewiseApi from the shared contract (types only: zod stays out of the renderer bundle).
+ */
+import type { Channel, ChannelInput, ChannelOutput, TunewiseApi } from '$shared/contract'
+import { createSocketClient, type ConnectionState, type SocketClient } from './ws-client'
+
+declare global {
+  interface Window {
+    tunewise?: TunewiseApi
+  }
+}
+
+const TOKEN_KEY = 'tunewise.token'
+
+/** The browser-mode token: from `?token=` in the URL, remembered in sessionStorage so reloads work. */
+function browserToken(): string {
+  const fromUrl = new URLSearchParams(location.search).get('token')
+  try {
+    if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl)
+    return fromUrl ?? sessionStorage.getItem(TOKEN_KEY) ?? ''
+  } catch {
+    return fromUrl ?? ''
+  }
+}
+
+/** Connection state for the banner; Electron IPC is always 'open'. */
+export const connection: { state: ConnectionState; listeners: Set<(s: ConnectionState) => void> } = {
+  state: 'open',
+  listeners: new Set(),
+}
+
+let socketClient: SocketClient | null = null
+
+function makeApi(): TunewiseApi {
+  const preload = window.tunewise
+  if (preload) {
+    return {
+      // Svelte state is a Proxy, which Electron's structured clone refuses: send plain data.
+      invoke: <C extends Channel>(channel: C, input: ChannelInput<C>): Promise<ChannelOutput<C>> =>
+        preload.invoke(channel, plain(input)),
+      on: (event, listener) => preload.on(event, listener),
+    }
+  }
+  const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
+  const url = `${scheme}://${location.host}/ws?token=${encodeURIComponent(browserToken())}`
+  connection.state = 'connecting'
+  socketClient = createSocketClient({
+    url,
+    createSocket: (u) => new WebSocket(u),
+    onState: (s) => {
+      connection.state = s
+      for (const l of connection.listeners) l(s)
+    },
+  })
+  return socketClient
+}
+
+function plain<T>(value: T): T {
+  return value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T)
+}
+
+export const api: TunewiseApi = makeApi()
+
+/** Runs `listener` after every reconnect of the browser-mode socket (events sent meanwhile were missed). */
+export function onReconnect(listener: () => void): () => void {
+  if (!socketClient) return () => {}
+  return socketClient.onOpen((reconnected) => {
+    if (reconnected) listener()
+  })
+}
+
+/** Mode without asking the backend: true when running inside Electron. */
+export const isElectron = typeof window !== 'undefined' && window.tunewise !== undefined

@@ -1,0 +1,267 @@
+/**
+ * The wizard's rules as pure functions (no Svelte, no DOM), so they are unit-tested on their own:
+ * linked split percentages, which layers a freeze preset trains, parameter counts, field
+ * validation, which steps are reachable, and reading a saved draft back safely.
+ */
+import type { DatasetReport, FreezeConfig, LayerInfo, ModelCard, RunConfig, SplitSummary } from '../../../shared/types'
+
+export type StepId = 'model' | 'data' | 'split' | 'freeze' | 'hyper' | 'train' | 'results' | 'history'
+
+export const wizardSteps: { id: StepId; label: string }[] = [
+  { id: 'model', label: 'Model' },
+  { id: 'data', label: 'Data' },
+  { id: 'split', label: 'Split' },
+  { id: 'freeze', label: 'Freeze' },
+  { id: 'hyper', label: 'Hyperparameters' },
+  { id: 'train', label: 'Train' },
+  { id: 'results', label: 'Results' },
+]
+
+export const allSteps: StepId[] = [...wizardSteps.map((s) => s.id), 'history']
+
+// ---------------------------------------------------------------- split
+
+export interface Percents {
+  train: number
+  val: number
+  test: number
+}
+
+/**
+ * Sets one share (whole percent, clamped to 0..100) and moves the others so the three add up to 100.
+ * Changing train splits the remainder between val and test in their current proportion; changing
+ * val or test takes the difference from the other of the two first, then from train.
+ */
+export function linkSplit(current: Percents, key: keyof Percents, value: number): Percents {
+  const v = Math.round(Math.min(100, Math.max(0, Number.isFinite(value) ? value : 0)))
+  if (key === 'train') {
+    const rest = 100 - v
+    const pair = current.val + current.test
+    const val = pair > 0 ? Math.round((rest * current.val) / pair) : Math.round(rest / 2)
+    return { train: v, val, test: rest - val }
+  }
+  const other: keyof Percents = key === 'val' ? 'test' : 'val'
+  let otherValue = 100 - current.train - v
+  let train = current.train
+  if (otherValue < 0) {
+    train = Math.max(0, train + otherValue)
+    otherValue = 0
+  }
+  const out = { train, val: 0, test: 0 } as Percents
+  out[key] = v
+  out[other] = otherValue
+  out.train = 100 - out.val - out.test
+  return out
+}
+
+/** Fractions (0..1) as whole percents that add up to 100. */
+export function toPercents(r: { train: number; val: number; test: number }): Percents {
+  const train = Math.round(r.train * 100)
+  const val = Math.round(r.val * 100)
+  return { train, val, test: 100 - train - val }
+}
+
+// ---------------------------------------------------------------- freeze
+
+/** Block names of the base, bottom to top, in the order they first appear. */
+export function baseBlocks(layers: readonly LayerInfo[]): string[] {
+  const seen: string[] = []
+  for (const l of layers) if (l.inBase && l.block && !seen.includes(l.block)) seen.push(l.block)
+  return seen
+}
+
+/** Names of the base layers that train (in phase 2) under a freeze setting. Only layers with weights count. */
+export function trainableLayerNames(freeze: FreezeConfig, layers: readonly LayerInfo[]): Set<string> {
+  const base = layers.filter((l) => l.inBase && l.hasWeights)
+  switch (freeze.preset) {
+    case 'feature-extraction':
+      return new Set()
+    case 'full':
+      return new Set(base.map((l) => l.name))
+    case 'top-blocks': {
+      const blocks = baseBlocks(layers)
+      const top = new Set(freeze.topBlocks > 0 ? blocks.slice(-freeze.topBlocks) : [])
+      return new Set(base.filter((l) => top.has(l.block)).map((l) => l.name))
+    }
+    case 'custom': {
+      const wanted = new Set(freeze.trainableLayers)
+      return new Set(base.filter((l) => wanted.has(l.name)).map((l) => l.name))
+    }
+  }
+}
+
+/** "Freeze up to here": every base layer at or below `index` frozen, every one above trainable. */
+export function freezeUpTo(layers: readonly LayerInfo[], index: number): FreezeConfig['trainableLayers'] {
+  return layers.filter((l) => l.inBase && l.hasWeights && l.index > index).map((l) => l.name)
+}
+
+/** Parameters of the new head: dense layers featureDim -> units... -> classes, weights plus biases. */
+export function headParameters(featureDim: number, units: readonly number[], classes: number): number {
+  const dims = [featureDim, ...units, Math.max(classes, 0)]
+  let total = 0
+  for (let i = 1; i < dims.length; i++) total += dims[i - 1]! * dims[i]! + dims[i]!
+  return total
+}
+
+/** Product of an output shape's known dimensions: [null, 7, 7, 1280] -> 62720. */
+export function shapeSize(shape: readonly (number | null)[]): number {
+  return shape.reduce<number>((acc, d) => (d === null ? acc : acc * d), 1)
+}
+
+export interface ParamCounts {
+  trainable: number
+  frozen: number
+  head: number
+}
+
+/** Trainable vs frozen parameters of base + new head for the given trainable set. */
+export function countParameters(layers: readonly LayerInfo[], trainable: Set<string>, head: number): ParamCounts {
+  let t = 0
+  let f = 0
+  for (const l of layers) {
+    if (!l.inBase) continue
+    if (trainable.has(l.name)) t += l.params
+    else f += l.params
+  }
+  return { trainable: t + head, frozen: f, head }
+}
+
+// ---------------------------------------------------------------- validation
+
+export interface NumberRule {
+  min: number
+  max: number
+  /** Whether min itself is allowed. Default true. */
+  minInclusive?: boolean
+  integer?: boolean
+  /** What the message calls the value, e.g. "a learning rate". */
+  noun: string
+  example: string
+}
+
+/** Reads a number field. Returns the value, or a message that says what to enter. */
+export function parseNumberField(text: string, rule: NumberRule): { value: number } | { error: string } {
+  const t = text.trim()
+  const n = t === '' ? NaN : Number(t)
+  const range = `between ${rule.min} and ${rule.max}`
+  const kind = rule.integer ? 'a whole number' : rule.noun
+  const message = `Enter ${rule.integer ? `${rule.noun} (${kind})` : kind} ${range}, e.g. ${rule.example}`
+  if (!Number.isFinite(n)) return { error: message }
+  if (rule.integer && !Number.isInteger(n)) return { error: message }
+  const lowOk = rule.minInclusive === false ? n > rule.min : n >= rule.min
+  if (!lowOk || n > rule.max) return { error: message }
+  return { value: n }
+}
+
+export const rules = {
+  learningRate: { min: 0.000001, max: 1, noun: 'a learning rate', example: '0.001' },
+  momentum: { min: 0, max: 0.999, noun: 'a momentum', example: '0.9' },
+  batchSize: { min: 1, max: 512, integer: true, noun: 'a batch size', example: '16' },
+  epochs: { min: 1, max: 1000, integer: true, noun: 'a number of epochs', example: '20' },
+  stepEvery: { min: 1, max: 1000, integer: true, noun: 'a number of epochs', example: '10' },
+  gamma: { min: 0, max: 1, minInclusive: false, noun: 'a factor', example: '0.5' },
+  patience: { min: 1, max: 1000, integer: true, noun: 'a number of epochs', example: '5' },
+  seed: { min: 0, max: 2147483647, integer: true, noun: 'a seed', example: '42' },
+  dropout: { min: 0, max: 0.9, noun: 'a dropout rate', example: '0.2' },
+  l1: { min: 0, max: 1, noun: 'an L1 strength', example: '0' },
+  l2: { min: 0, max: 1, noun: 'an L2 strength', example: '0.0001' },
+  lrFactor: { min: 0, max: 1, minInclusive: false, noun: 'a factor', example: '0.1' },
+  topBlocks: { min: 0, max: 100, integer: true, noun: 'a number of blocks', example: '2' },
+  percent: { min: 0, max: 100, integer: true, noun: 'a percentage', example: '70' },
+} satisfies Record<string, NumberRule>
+
+/** Parses "128, 64" into hidden units. Empty text means no hidden layer. */
+export function parseUnits(text: string): { value: number[] } | { error: string } {
+  const t = text.trim()
+  if (t === '') return { value: [] }
+  const parts = t.split(/[,\s]+/).filter(Boolean)
+  const nums = parts.map(Number)
+  if (parts.length > 4 || nums.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) {
+    return { error: 'Enter up to 4 whole numbers between 1 and 4096 separated by commas, e.g. 128, 64 — or leave empty.' }
+  }
+  return { value: nums }
+}
+
+// ---------------------------------------------------------------- reachability
+
+export interface WizardFacts {
+  model: ModelCard | null
+  report: DatasetReport | null
+  split: SplitSummary | null
+  /** Number of invalid fields on the Freeze and Hyperparameters screens. */
+  invalidFields: number
+  hasRun: boolean
+  hasResults: boolean
+}
+
+/**
+ * For every step, why it cannot be opened yet (null = reachable). Each step needs the ones
+ * before it; Train is also reachable while a run is active, Results once a run finished.
+ */
+export function stepBlockers(f: WizardFacts): Record<StepId, string | null> {
+  const model = !f.model
+    ? 'Choose a model first.'
+    : !f.model.supported
+      ? (f.model.unsupportedReason ?? 'This model type is not supported yet.')
+      : !f.model.available
+        ? 'Download the chosen model first.'
+        : null
+  const data =
+    model ?? (!f.report ? 'Choose a dataset first.' : f.report.blockers.length ? 'Fix the dataset problems first.' : null)
+  const split = data ?? (!f.split ? 'Check the split first.' : null)
+  const settings = split ?? (f.invalidFields > 0 ? 'Fix the highlighted settings first.' : null)
+  return {
+    model: null,
+    data: model,
+    split: data,
+    freeze: split,
+    hyper: split,
+    train: f.hasRun ? null : settings,
+    results: f.hasResults ? null : 'Finish a training run first.',
+    history: null,
+  }
+}
+
+// ---------------------------------------------------------------- drafts
+
+export interface Draft {
+  version: 1
+  step: StepId
+  config: RunConfig
+  nameEdited: boolean
+  resultsRunId: number | null
+}
+
+function isObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * Reads a saved draft back, merged over `defaults` field by field so a draft from an older
+ * version (missing fields) or a damaged one still yields a complete config. Wrong types are dropped.
+ */
+export function readDraft(raw: unknown, defaults: RunConfig): Draft | null {
+  if (!isObj(raw) || raw.version !== 1 || !isObj(raw.config)) return null
+  const config = mergeLike(defaults, raw.config) as RunConfig
+  const step = allSteps.includes(raw.step as StepId) ? (raw.step as StepId) : 'model'
+  const resultsRunId = typeof raw.resultsRunId === 'number' && raw.resultsRunId > 0 ? raw.resultsRunId : null
+  return { version: 1, step, config, nameEdited: raw.nameEdited === true, resultsRunId }
+}
+
+/** Copies `src` over a structural copy of `shape`, keeping only values of the same kind as the shape's. */
+export function mergeLike(shape: unknown, src: unknown): unknown {
+  if (Array.isArray(shape)) {
+    if (!Array.isArray(src)) return structuredClone(shape)
+    const sample = shape[0]
+    if (sample === undefined) return src.filter((x) => typeof x === 'number' || typeof x === 'string')
+    return src.filter((x) => typeof x === typeof sample)
+  }
+  if (isObj(shape)) {
+    const out: Record<string, unknown> = {}
+    const s = isObj(src) ? src : {}
+    for (const key of Object.keys(shape)) out[key] = mergeLike(shape[key], s[key])
+    return out
+  }
+  if (typeof shape === 'number') return typeof src === 'number' && Number.isFinite(src) ? src : shape
+  return typeof src === typeof shape ? src : shape
+}

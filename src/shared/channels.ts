@@ -1,0 +1,48 @@
+/**
+ * The names of every channel and event, without zod, so the sandboxed preload can whitelist them
+ * without bundling a dependency. A unit test checks this list against the contract.
+ */
+export const channelNames = [
+  'app:info',
+  'app:pick-folder',
+  'fs:list',
+  'models:list',
+  'models:layers',
+  'models:import',
+  'models:download',
+  'datasets:import',
+  'datasets:sample',
+  'datasets:get',
+  'datasets:exclude',
+  'datasets:thumbnails',
+  'splits:preview',
+  'runs:start',
+  'runs:estimate',
+  'runs:cancel',
+  'runs:active',
+  'runs:list',
+  'runs:get',
+  'runs:metrics',
+  'runs:update',
+  'runs:delete',
+  'runs:compare',
+  'runs:export',
+  'runs:predict',
+  'runs:evaluation',
+  'runs:export-history',
+  'runs:import-settings',
+  'drafts:get',
+  'drafts:save',
+] as const
+
+export const eventNames = ['run:progress', 'run:status', 'run:log', 'dataset:progress', 'model:download'] as const
+
+export class TunewiseError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'TunewiseError'
+  }
+}

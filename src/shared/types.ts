@@ -1,0 +1,266 @@
+/**
+ * Domain types shared by main, preload and renderer. Pure TypeScript: no electron, node or DOM.
+ */
+
+export type TaskCategory = 'image-classification' | 'text' | 'audio' | 'tabular' | 'multimodal'
+export type LicenseKind = 'permissive' | 'non-commercial' | 'unknown'
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'unknown'
+
+/** One entry of the model catalogue (data, not code). */
+export interface ModelCard {
+  id: string
+  name: string
+  task: TaskCategory
+  /** False for task categories the engine does not handle yet; `unsupportedReason` says why. */
+  supported: boolean
+  unsupportedReason?: string
+  /** Input height and width in pixels. */
+  inputSize: [number, number]
+  parameters: number
+  license: string
+  licenseKind: LicenseKind
+  source: { kind: 'bundled' | 'online' | 'imported'; url?: string; description: string }
+  card: {
+    summary: string
+    trainedOn: string
+    input: string
+    preprocessing: string
+    limitations: string
+  }
+  /** Layer whose output feeds the new head. */
+  featureLayer: string
+  /** True when the weights are on this machine (bundled, imported or downloaded). */
+  available: boolean
+  /** Download size in bytes, for online models. */
+  sizeBytes?: number
+}
+
+export interface LayerInfo {
+  index: number
+  name: string
+  type: string
+  outputShape: (number | null)[]
+  params: number
+  /** True for layers that own weights (where freezing means anything). */
+  hasWeights: boolean
+  /** Is this layer part of the base (below the feature layer, kept) or cut away. */
+  inBase: boolean
+  /** Name of the block this layer belongs to (e.g. `block_12`), for "top N blocks" presets. */
+  block: string
+}
+
+export interface UnreadableFile {
+  file: string
+  reason: string
+}
+
+export interface ClassReport {
+  name: string
+  count: number
+  /** Small JPEG data URLs, at most 12. */
+  thumbnails: { file: string; dataUrl: string }[]
+  /** For datasets with a given split: images per split. */
+  given?: { train: number; val: number; test: number }
+}
+
+export interface DatasetReport {
+  id: string
+  path: string
+  fingerprint: string
+  createdAt: string
+  total: number
+  classes: ClassReport[]
+  unreadable: UnreadableFile[]
+  /**
+   * Groups of files with identical content (relative paths). crossSplit: with a given split, the copies
+   * sit in different splits (e.g. train/ and test/).
+   */
+  duplicates: { hash: string; files: string[]; crossClass: boolean; crossSplit?: boolean }[]
+  /** Classes with fewer images than `minPerClass`. */
+  tinyClasses: string[]
+  minPerClass: number
+  sizes: { minWidth: number; maxWidth: number; minHeight: number; maxHeight: number; medianWidth: number; medianHeight: number }
+  /** True when the folder had train/ val/ test/ at the top: that split is respected. */
+  givenSplit: boolean
+  /** Files and classes the user excluded; not part of any split or run. */
+  excludedFiles: string[]
+  excludedClasses: string[]
+  /** Plain-language problems that block training (e.g. a single class). Empty when fine. */
+  blockers: string[]
+  /** Plain-language warnings that do not block training. */
+  warnings: string[]
+}
+
+export interface SplitRatios {
+  /** Fractions in [0,1] that sum to 1. */
+  train: number
+  val: number
+  test: number
+  /** Seed for the shuffle. Same seed + same fingerprint = same split. */
+  seed: number
+}
+
+export interface SplitSummary {
+  id: string
+  datasetId: string
+  ratios: SplitRatios
+  perClass: { label: string; train: number; val: number; test: number }[]
+  warnings: string[]
+}
+
+export type OptimizerName = 'sgd' | 'momentum' | 'adam' | 'rmsprop' | 'adagrad'
+export type ScheduleKind = 'constant' | 'step' | 'cosine' | 'plateau'
+
+export interface HeadConfig {
+  /** Hidden dense layers between the features and the softmax, e.g. [128]. Default []. */
+  units: number[]
+  /** Dropout rate before each dense layer. Default 0.2. */
+  dropout: number
+  initializer: 'he' | 'glorot'
+  /** L1 and L2 kernel regularisation. Default 0 and 1e-4. */
+  l1: number
+  l2: number
+}
+
+export interface FreezeConfig {
+  /** Layers with index >= trainableFrom (in the base) are trained in phase 2; null = whole base frozen. */
+  preset: 'feature-extraction' | 'top-blocks' | 'full' | 'custom'
+  /** For 'top-blocks': how many blocks at the top of the base are unfrozen. */
+  topBlocks: number
+  /** For 'custom': names of base layers that are trainable. */
+  trainableLayers: string[]
+}
+
+export interface HyperParams {
+  optimizer: OptimizerName
+  /** Learning rate of phase 1. Default 1e-3. */
+  learningRate: number
+  /** Momentum for 'momentum' (and rmsprop). Default 0.9. */
+  momentum: number
+  schedule: { kind: ScheduleKind; stepEvery: number; gamma: number; patience: number }
+  /** Images per batch. Default 16. */
+  batchSize: number
+  /** Epochs of phase 1. Default 20. */
+  epochs: number
+  earlyStopping: { enabled: boolean; patience: number; restoreBest: boolean }
+  classWeights: 'none' | 'auto'
+  seed: number
+}
+
+export interface Phase2Config {
+  enabled: boolean
+  /** Learning rate factor relative to phase 1. Default 0.1. */
+  lrFactor: number
+  epochs: number
+}
+
+export interface AugmentConfig {
+  enabled: boolean
+  flip: boolean
+  crop: boolean
+  rotate: boolean
+  brightness: boolean
+}
+
+export interface RunConfig {
+  name: string
+  modelId: string
+  datasetId: string
+  split: SplitRatios
+  freeze: FreezeConfig
+  head: HeadConfig
+  hyper: HyperParams
+  phase2: Phase2Config
+  augment: AugmentConfig
+}
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
+
+export interface PerClassMetrics {
+  label: string
+  precision: number
+  recall: number
+  f1: number
+  support: number
+}
+
+export interface Misclassified {
+  file: string
+  trueLabel: string
+  predicted: string
+  confidence: number
+}
+
+export interface Evaluation {
+  split: 'val' | 'test'
+  accuracy: number
+  loss: number
+  labels: string[]
+  perClass: PerClassMetrics[]
+  /** confusion[true][predicted] counts. */
+  confusion: number[][]
+  misclassified: Misclassified[]
+  /** Every example's prediction, for per-example diffs between runs. */
+  predictions: { file: string; trueLabel: string; predicted: string; confidence: number }[]
+}
+
+export interface RunSummary {
+  id: number
+  name: string
+  createdAt: string
+  startedAt: string | null
+  finishedAt: string | null
+  modelId: string
+  datasetId: string
+  datasetPath: string
+  status: RunStatus
+  backend: string | null
+  bestValAccuracy: number | null
+  testAccuracy: number | null
+  durationMs: number | null
+  error: string | null
+  tags: string[]
+  notes: string
+  starred: boolean
+}
+
+export interface RunDetail extends RunSummary {
+  config: RunConfig
+  evaluations: Evaluation[]
+  artifacts: { kind: string; path: string }[]
+  exportDiff?: string | null
+}
+
+export interface MetricPoint {
+  phase: number
+  epoch: number
+  step: number | null
+  split: 'train' | 'val' | 'test'
+  name: string
+  value: number
+  /** Milliseconds since the run started. */
+  t: number
+}
+
+export interface RunProgress {
+  runId: number
+  phase: 1 | 2
+  epoch: number
+  epochs: number
+  batch: number
+  batches: number
+  /** Latest metrics, e.g. { loss, acc, val_loss, val_acc }. */
+  metrics: Record<string, number>
+  etaSeconds: number | null
+  stage: 'loading' | 'extracting' | 'training' | 'evaluating' | 'exporting'
+  message?: string
+}
+
+export interface AppInfo {
+  version: string
+  backend: BackendName
+  backendReason: string
+  dataDir: string
+  schemaVersion: number
+  mode: 'electron' | 'browser'
+}

@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { AppError } from '../../src/main/errors'
+import { SCHEMA_VERSION, migrate, openDatabase, schemaVersion, type TunewiseDb } from '../../src/main/db/database'
+import { allMigrations, type Migration } from '../../src/main/db/migrations'
+
+const TABLES = [
+  'models',
+  'datasets',
+  'splits',
+  'runs',
+  'run_metrics',
+  'run_artifacts',
+  'tags',
+  'run_evaluations',
+  'drafts',
+]
+
+function tableSql(db: TunewiseDb): Map<string, string> {
+  const rows = db.prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'table'").all() as {
+    name: string
+    sql: string
+  }[]
+  return new Map(rows.map((r) => [r.name, r.sql]))
+}
+
+function hash(file: string): string {
+  return createHash('sha256').update(readFileSync(file)).digest('hex')
+}
+
+let dir: string
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tunewise-db-'))
+})
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('openDatabase', () => {
+  it('brings an empty database to the latest version with every table STRICT', () => {
+    const db = openDatabase(':memory:')
+    expect(SCHEMA_VERSION).toBe(allMigrations.length)
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION)
+    const tables = tableSql(db)
+    for (const name of TABLES) {
+      expect(tables.get(name), name).toMatch(/\bSTRICT\b/)
+    }
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1)
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+    db.close()
+  })
+
+  it('uses WAL and foreign keys for a file, and reopening applies nothing twice', () => {
+    const file = join(dir, 'store.db')
+    const db = openDatabase(file)
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal')
+    db.prepare("INSERT INTO drafts (key, json, updated_at) VALUES ('k', '1', 'now')").run()
+    db.close()
+    const again = openDatabase(file)
+    expect(schemaVersion(again)).toBe(SCHEMA_VERSION)
+    expect(migrate(again)).toEqual([])
+    expect(again.prepare('SELECT count(*) FROM drafts').pluck().get()).toBe(1)
+    again.close()
+  })
+
+  it('refuses a database from a newer Tunewise and leaves its bytes untouched', () => {
+    const file = join(dir, 'newer.db')
+    const raw = new Database(file)
+    raw.exec("CREATE TABLE future (x TEXT) STRICT; INSERT INTO future VALUES ('keep me')")
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`)
+    raw.close()
+    const before = hash(file)
+
+    let caught: unknown
+    try {
+      openDatabase(file)
+    } catch (err) {
+      caught = err
+    }
+    expect(caught).toBeInstanceOf(AppError)
+    expect((caught as AppError).code).toBe('conflict')
+    expect((caught as AppError).message).toBe(
+      `This data was written by a newer Tunewise (schema ${SCHEMA_VERSION + 1}, this app knows ${SCHEMA_VERSION}). Update Tunewise to open it; nothing was changed.`,
+    )
+    expect(hash(file)).toBe(before)
+    expect(existsSync(`${file}-wal`)).toBe(false)
+    expect(existsSync(`${file}-shm`)).toBe(false)
+    const check = new Database(file, { readonly: true })
+    expect(check.pragma('journal_mode', { simple: true })).toBe('delete')
+    check.close()
+  })
+
+  it('turns a file that is not a database into a bad_data AppError', () => {
+    const file = join(dir, 'garbage.db')
+    writeFileSync(file, 'this is not sqlite at all, just some text that is long enough to have a header '.repeat(10))
+    const before = hash(file)
+    expect(() => openDatabase(file)).toThrow(expect.objectContaining({ code: 'bad_data' }))
+    expect(hash(file)).toBe(before)
+  })
+})
+
+describe('migrate', () => {
+  it('applies 0001 alone, then 0002 on top keeping the rows', () => {
+    const db = new Database(':memory:')
+    db.pragma('foreign_keys = ON')
+    expect(migrate(db, allMigrations.slice(0, 1))).toEqual([1])
+    expect(schemaVersion(db)).toBe(1)
+    expect(tableSql(db).has('run_evaluations')).toBe(false)
+    db.prepare(
+      `INSERT INTO runs (name, created_at, model_id, dataset_id, config, status) VALUES ('r1', '2024-01-01T00:00:00.000Z', 'm', 'd', '{}', 'succeeded')`,
+    ).run()
+    db.prepare("INSERT INTO tags (run_id, tag) VALUES (1, 'baseline')").run()
+
+    expect(migrate(db, allMigrations.slice(0, 2))).toEqual([2])
+    expect(schemaVersion(db)).toBe(2)
+    expect(db.prepare('SELECT name FROM runs').pluck().all()).toEqual(['r1'])
+    expect(db.prepare('SELECT tag FROM tags').pluck().all()).toEqual(['baseline'])
+    db.prepare("INSERT INTO run_evaluations (run_id, split, json) VALUES (1, 'test', '{}')").run()
+    expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+    db.close()
+  })
+
+  it('rolls back every pending migration when one throws halfway', () => {
+    const failing: Migration = {
+      version: 2,
+      name: 'fails-halfway',
+      up(d) {
+        d.exec('CREATE TABLE half_done (x INTEGER) STRICT')
+        throw new Error('boom')
+      },
+    }
+    // From scratch: 0001 ran in the same transaction, so it is undone too.
+    const fresh = new Database(':memory:')
+    expect(() => migrate(fresh, [allMigrations[0], failing])).toThrow('boom')
+    expect(schemaVersion(fresh)).toBe(0)
+    expect(tableSql(fresh).size).toBe(0)
+    fresh.close()
+
+    // From version 1 on a file: stays at 1, the half-made table is absent, the old rows remain.
+    const file = join(dir, 'v1.db')
+    const db = new Database(file)
+    migrate(db, allMigrations.slice(0, 1))
+    db.prepare("INSERT INTO models (id, card, source, created_at) VALUES ('m', '{}', 'bundled', 'now')").run()
+    expect(() => migrate(db, [allMigrations[0], failing])).toThrow('boom')
+    expect(schemaVersion(db)).toBe(1)
+    expect(tableSql(db).has('half_done')).toBe(false)
+    expect(db.prepare('SELECT count(*) FROM models').pluck().get()).toBe(1)
+    db.close()
+    const reopened = new Database(file)
+    expect(schemaVersion(reopened)).toBe(1)
+    expect(tableSql(reopened).has('half_done')).toBe(false)
+    reopened.close()
+  })
+
+  it('refuses a migration list with gaps or out of order', () => {
+    const db = new Database(':memory:')
+    expect(() => migrate(db, [allMigrations[1]])).toThrow(/expected 1/)
+    expect(schemaVersion(db)).toBe(0)
+    db.close()
+  })
+})
