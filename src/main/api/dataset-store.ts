@@ -10,7 +10,7 @@ import type { DatasetReport, RunConfig, SplitRatios, SplitSummary } from '../../
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
-import { datasetId, makeSyntheticDataset, scanDataset, splitDataset, thumbnailDataUrl } from '../ml/data'
+import { datasetBlockers, datasetId, makeSyntheticDataset, scanDataset, splitDataset, thumbnailDataUrl } from '../ml/data'
 
 export interface DatasetFile {
   file: string
@@ -101,29 +101,16 @@ export class DatasetStore {
     return updated
   }
 
-  /** Blockers that depend on exclusions: fewer than two classes with images left. */
+  /** Blockers recomputed with the user's exclusions (e.g. excluding a class can leave only one). */
   private applyExclusions(report: DatasetReport, files: DatasetFile[]): DatasetReport {
-    const excludedFiles = new Set(report.excludedFiles)
-    const excludedClasses = new Set(report.excludedClasses)
-    const counts = new Map<string, number>()
-    for (const f of files) {
-      if (excludedFiles.has(f.file) || excludedClasses.has(f.label)) continue
-      counts.set(f.label, (counts.get(f.label) ?? 0) + 1)
-    }
-    const blockers = report.blockers.filter((b) => !b.startsWith('Only ') && !b.startsWith('After the exclusions'))
-    const left = [...counts.keys()]
-    if (left.length < 2 && (excludedFiles.size > 0 || excludedClasses.size > 0)) {
-      blockers.push(
-        `After the exclusions only ${left.length === 0 ? 'no class is' : `one class ('${left[0]}') is`} left. A classifier needs at least two classes: restore a class or add another sub-folder.`,
-      )
-    } else if (left.length < 2 && report.blockers.every((b) => !b.startsWith('No images'))) {
-      blockers.push(
-        left.length === 1
-          ? `Only one class ('${left[0]}') was found. Add a second sub-folder with images of another class.`
-          : 'No classes with readable images were found.',
-      )
-    }
-    return { ...report, blockers: [...new Set(blockers)] }
+    const blockers = datasetBlockers({
+      root: report.path,
+      classNames: report.classes.map((c) => c.name),
+      files,
+      givenSplit: report.givenSplit,
+      excluded: { files: report.excludedFiles, classes: report.excludedClasses },
+    })
+    return { ...report, blockers }
   }
 
   async thumbnails(id: string, files: string[]): Promise<{ file: string; dataUrl: string | null }[]> {
