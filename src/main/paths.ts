@@ -17,8 +17,21 @@ export function defaultDataDir(electronUserData?: string): string {
   }
 }
 
-/** The project root: two levels above both src/main (tests) and out/main (built app). */
-export const appRoot = resolve(__dirname, '..', '..')
+/** The project root: the nearest folder above this file (src/main, out/main or out/main/chunks) with our package.json. */
+function findAppRoot(): string {
+  let dir = __dirname
+  for (let i = 0; i < 6; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }
+      if (pkg.name === 'tunewise') return dir
+    } catch {
+      // Keep walking up.
+    }
+    dir = resolve(dir, '..')
+  }
+  return resolve(__dirname, '..', '..')
+}
+export const appRoot = findAppRoot()
 
 let version: string | undefined
 export function appVersion(): string {

@@ -98,7 +98,10 @@ export async function initBackend(preferred?: string): Promise<BackendChoice> {
   let order = ladder
   if (forced) {
     if (!isBackendName(forced) || forced === 'unknown') {
-      tried.push({ name: 'unknown', error: `unknown backend '${forced}' (use wasm, cpu, tensorflow or tensorflow-gpu)` })
+      tried.push({
+        name: 'unknown',
+        error: `unknown backend '${forced}' (use wasm, cpu, tensorflow or tensorflow-gpu)`,
+      })
     } else {
       order = [forced, ...ladder.filter((b) => b !== forced && ladder.indexOf(b) > ladder.indexOf(forced))]
     }

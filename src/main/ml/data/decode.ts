@@ -69,7 +69,8 @@ function plainReason(err: unknown): string {
   return `The image data is damaged or cut short: ${detail || 'the decoder could not read it'}.`.replace(/\.\.$/, '.')
 }
 
-function readFailure(file: string, err: unknown): ImageDecodeError {
+/** A plain-language error for a file that could not be read from disk (missing, no permission, ...). */
+export function readFailure(file: string, err: unknown): ImageDecodeError {
   const code = (err as NodeJS.ErrnoException | null)?.code
   const name = basename(file)
   if (code === 'ENOENT')

@@ -9,7 +9,7 @@ import { readdir, readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import type { ClassReport, DatasetReport, UnreadableFile } from '../../../shared/types'
 import { AppError } from '../../errors'
-import { hashBuffer, ImageDecodeError, probeImageBuffer } from './decode'
+import { hashBuffer, ImageDecodeError, probeImageBuffer, readFailure } from './decode'
 import { thumbnailFromBuffer } from './thumbnail'
 
 export type SplitName = 'train' | 'val' | 'test'
@@ -336,10 +336,7 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
         }
       }
     } catch (err) {
-      const reason =
-        err instanceof ImageDecodeError
-          ? err.reason
-          : `The file could not be read (${(err as NodeJS.ErrnoException | null)?.code ?? String(err)}).`
+      const reason = err instanceof ImageDecodeError ? err.reason : readFailure(c.abs, err).reason
       walk.unreadable.push({ file: c.file, reason })
     }
     done++
@@ -361,6 +358,60 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     warnings: walk.warnings,
   })
   return { report, files }
+}
+
+/**
+ * The problems that stop training, from the class folders and readable files. Call it again after the
+ * user excludes files or classes (`excluded`): an excluded empty class, for one, no longer blocks.
+ */
+export function datasetBlockers(args: {
+  root: string
+  classNames: readonly string[]
+  files: readonly ScannedFile[]
+  givenSplit: boolean
+  excluded?: { files: readonly string[]; classes: readonly string[] }
+}): string[] {
+  const excludedFiles = new Set(args.excluded?.files ?? [])
+  const excludedClasses = new Set(args.excluded?.classes ?? [])
+  const files = args.files.filter((f) => !excludedFiles.has(f.file) && !excludedClasses.has(f.label))
+  const names = [...new Set([...args.classNames, ...files.map((f) => f.label)])]
+    .filter((n) => !excludedClasses.has(n))
+    .sort(byName)
+  const count = new Map(names.map((n) => [n, { all: 0, train: 0 }]))
+  for (const f of files) {
+    const c = count.get(f.label)!
+    c.all++
+    if (f.givenSplit === 'train') c.train++
+  }
+  const blockers: string[] = []
+  if (files.length === 0) {
+    blockers.push(
+      args.classNames.length === 0
+        ? `No images found in ${args.root}. Tunewise expects one sub-folder per class, each holding images.`
+        : `No readable images found in ${args.root}. Tunewise expects one sub-folder per class, each holding ` +
+            'JPEG, PNG, WebP, GIF, BMP or TIFF images.',
+    )
+    return blockers
+  }
+  const populated = names.filter((n) => count.get(n)!.all > 0)
+  for (const n of names) {
+    if (count.get(n)!.all === 0) {
+      blockers.push(`Class '${n}' has no readable images. Add images to its folder, or remove or exclude the class.`)
+    }
+  }
+  if (populated.length === 1) {
+    blockers.push(`Only one class ('${populated[0]}') was found. Add a second sub-folder with images of another class.`)
+  }
+  if (args.givenSplit) {
+    for (const n of populated) {
+      if (count.get(n)!.train === 0) {
+        blockers.push(
+          `Class '${n}' has no images in train/, so the model cannot learn it. Add some to train/${n}/, or exclude the class.`,
+        )
+      }
+    }
+  }
+  return blockers
 }
 
 interface ReportInput {
@@ -419,37 +470,11 @@ function buildReport(input: ReportInput): ScanReport {
   duplicates.sort((a, b) => byName(a.files[0], b.files[0]))
 
   const populated = classes.filter((c) => c.count > 0)
-  const empty = classes.filter((c) => c.count === 0)
   const tinyClasses = classes.filter((c) => c.count < minPerClass).map((c) => c.name)
 
-  // Blockers: training cannot start until these are fixed.
-  if (files.length === 0 && blockers.length === 0) {
-    blockers.push(
-      classes.length === 0
-        ? `No images found in ${root}. Tunewise expects one sub-folder per class, each holding images.`
-        : `No readable images found in ${root}. Tunewise expects one sub-folder per class, each holding JPEG, PNG, WebP, GIF, BMP or TIFF images.`,
-    )
-  }
-  if (files.length > 0) {
-    for (const c of empty) {
-      blockers.push(
-        `Class '${c.name}' has no readable images. Add images to its folder, or remove or exclude the class.`,
-      )
-    }
-    if (populated.length === 1) {
-      blockers.push(
-        `Only one class ('${populated[0].name}') was found. Add a second sub-folder with images of another class.`,
-      )
-    }
-    if (givenSplit) {
-      const noTrain = populated.filter((c) => c.given && c.given.train === 0)
-      for (const c of noTrain) {
-        blockers.push(
-          `Class '${c.name}' has no images in train/, so the model cannot learn it. Add some to train/${c.name}/, or exclude the class.`,
-        )
-      }
-    }
-  }
+  // The walk's own blocker (images not in class folders) already explains an empty result.
+  const found = datasetBlockers({ root, classNames: names, files, givenSplit })
+  blockers.push(...(blockers.length > 0 && files.length === 0 ? [] : found))
 
   // Warnings: training can run, but the user should know.
   const smallButPresent = populated.filter((c) => c.count < minPerClass)

@@ -27,7 +27,7 @@ const SHAPES = ['circle', 'square', 'triangle', 'star', 'hexagon', 'cross', 'rin
 type Shape = (typeof SHAPES)[number]
 
 /** Standard deviation of the added pixel noise, in 0-255 units: visible, but far below the shape contrast. */
-const NOISE_SIGMA = 8
+const NOISE_SIGMA = 7
 
 function isShape(name: string): name is Shape {
   return (SHAPES as readonly string[]).includes(name)
@@ -50,12 +50,10 @@ interface Rgb {
   b: number
 }
 
-function luminance(c: Rgb): number {
-  return (0.2126 * c.r + 0.7152 * c.g + 0.0722 * c.b) / 255
-}
-
-function colour(random: () => number): Rgb {
-  return { r: Math.floor(random() * 256), g: Math.floor(random() * 256), b: Math.floor(random() * 256) }
+/** A random colour with each channel in [lo, hi]. */
+function colour(random: () => number, lo: number, hi: number): Rgb {
+  const channel = (): number => lo + Math.floor(random() * (hi - lo + 1))
+  return { r: channel(), g: channel(), b: channel() }
 }
 
 function css(c: Rgb): string {
@@ -87,7 +85,7 @@ function shapeSvg(shape: Shape, cx: number, cy: number, d: number, angle: number
     case 'diamond':
       return `<polygon points="${polygon(cx, cy, [r, r * 0.6, r, r * 0.6], angle)}" fill="${fill}"/>`
     case 'triangle':
-      return `<polygon points="${polygon(cx, cy, [r, r, r], angle)}" fill="${fill}"/>`
+      return `<polygon points="${polygon(cx, cy + r * 0.15, [r * 1.15, r * 1.15, r * 1.15], angle)}" fill="${fill}"/>`
     case 'star':
       return `<polygon points="${polygon(cx, cy, [r, r * 0.42, r, r * 0.42, r, r * 0.42, r, r * 0.42, r, r * 0.42], angle)}" fill="${fill}"/>`
     case 'hexagon':
@@ -102,19 +100,20 @@ function shapeSvg(shape: Shape, cx: number, cy: number, d: number, angle: number
 
 /** Everything random about one image, drawn from its own PRNG so the order of rendering does not matter. */
 function drawSvg(shape: Shape, size: number, random: () => number): string {
-  const background = colour(random)
-  const background2 = colour(random)
-  let fill = colour(random)
-  // Keep the shape clearly visible against the background (luminance apart by at least 0.35).
-  for (let i = 0; i < 50 && Math.abs(luminance(fill) - luminance(background)) < 0.35; i++) fill = colour(random)
-  if (Math.abs(luminance(fill) - luminance(background)) < 0.35)
-    fill = luminance(background) > 0.5 ? { r: 20, g: 20, b: 20 } : { r: 235, g: 235, b: 235 }
+  // Light shapes on dark backgrounds or dark on light, in random hues: the colour says nothing about the
+  // class, and the contrast keeps the outline easy to see even through the noise.
+  const light = random() < 0.5
+  const background = light ? colour(random, 0, 100) : colour(random, 160, 255)
+  const background2 = light ? colour(random, 0, 100) : colour(random, 160, 255)
+  const fill = light ? colour(random, 165, 255) : colour(random, 0, 95)
   const d = size * (0.5 + random() * 0.3) // the shape spans 50-80% of the side: large enough to read at 224 px
   const margin = d / 2 + 1
   const cx = margin + random() * Math.max(0, size - 2 * margin)
   const cy = margin + random() * Math.max(0, size - 2 * margin)
-  // Squares stay roughly upright so they do not turn into diamonds; the others may turn freely.
-  const angle = shape === 'square' ? (random() - 0.5) * (Math.PI / 6) : random() * 2 * Math.PI
+  // Squares and triangles tilt by at most 15 degrees (a turned square is a diamond, a turned triangle an
+  // arrow); the rest may turn freely.
+  const tilt = (random() - 0.5) * (Math.PI / 6)
+  const angle = shape === 'square' || shape === 'triangle' ? tilt : random() * 2 * Math.PI
   const gradientAngle = Math.floor(random() * 4) * 90
   // A faint gradient towards a second colour keeps the background from being one flat value.
   const mix = (a: number, b: number): number => Math.round(a * 0.75 + b * 0.25)

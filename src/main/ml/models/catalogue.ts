@@ -164,7 +164,11 @@ export const catalogue: CatalogueEntry[] = [
     },
   },
   unsupported('text', 'Text models', 'Tunewise fine-tunes image classifiers only; text models are not supported yet.'),
-  unsupported('audio', 'Audio models', 'Tunewise fine-tunes image classifiers only; audio models are not supported yet.'),
+  unsupported(
+    'audio',
+    'Audio models',
+    'Tunewise fine-tunes image classifiers only; audio models are not supported yet.',
+  ),
   unsupported('tabular', 'Tabular models', 'Tables (CSV) need a different kind of model; not supported yet.'),
   unsupported(
     'multimodal',

@@ -251,6 +251,14 @@ export async function loadBaseModel(modelId: string, dataDir: string): Promise<L
     }
     model = await loadModelFolder(dir)
   }
+  return prepareLoaded(card, model, entry.preprocess)
+}
+
+/**
+ * Wraps an already built model as a LoadedModel: cuts it at `card.featureLayer` (or the layer before its
+ * classifier when that name is absent) and freezes every layer. Tests use it to inject tiny models.
+ */
+export function prepareLoaded(card: ModelCard, model: LayersModel, preprocess: Preprocess): LoadedModel {
   let featureLayer = card.featureLayer
   if (!model.layers.some((l) => l.name === featureLayer)) featureLayer = guessFeatureLayer(model)
   const base = cutBase(model, featureLayer)
@@ -259,7 +267,7 @@ export async function loadBaseModel(modelId: string, dataDir: string): Promise<L
   const shape = model.inputs[0].shape
   const inputSize: [number, number] = [shape[1] ?? card.inputSize[0], shape[2] ?? card.inputSize[1]]
   const featureDim = base.outputs[0].shape[1] ?? 0
-  return { card: { ...card, featureLayer }, model, base, inputSize, preprocess: entry.preprocess, featureDim }
+  return { card: { ...card, featureLayer }, model, base, inputSize, preprocess, featureDim }
 }
 
 /**

@@ -110,7 +110,11 @@ function cacheFile(cacheDir: string, key: string): string {
  * image content hash)). `base` null means "the preprocessed image itself" (nothing frozen below the cut),
  * kept in memory only.
  */
-export async function extractFeatures(base: LayersModel | null, files: string[], opts: FeatureOptions): Promise<FeatureSet> {
+export async function extractFeatures(
+  base: LayersModel | null,
+  files: string[],
+  opts: FeatureOptions,
+): Promise<FeatureSet> {
   const tf = getTf()
   const shapes = outputShapes(base, opts.inputSize)
   const sizes = shapes.map(size)
@@ -153,7 +157,7 @@ export async function extractFeatures(base: LayersModel | null, files: string[],
     }
     todo.push(i)
   }
-  if (done > 0) opts.onProgress?.(done, files.length)
+  opts.onProgress?.(done, files.length)
 
   for (let start = 0; start < todo.length; start += batchSize) {
     if (opts.shouldStop?.()) throw cancelledError()

@@ -15,12 +15,18 @@ export function buildHead(inputDim: number, numClasses: number, cfg: HeadConfig,
   const model = tf.sequential({ name: 'tunewise_head' })
   const regularizer = cfg.l1 > 0 || cfg.l2 > 0 ? tf.regularizers.l1l2({ l1: cfg.l1, l2: cfg.l2 }) : undefined
   const init = (i: number) =>
-    cfg.initializer === 'he' ? tf.initializers.heNormal({ seed: seed + i }) : tf.initializers.glorotUniform({ seed: seed + i })
+    cfg.initializer === 'he'
+      ? tf.initializers.heNormal({ seed: seed + i })
+      : tf.initializers.glorotUniform({ seed: seed + i })
   const sizes = [...cfg.units, numClasses]
   sizes.forEach((units, i) => {
     const last = i === sizes.length - 1
     const inputShape = i === 0 ? { inputShape: [inputDim] } : {}
-    if (cfg.dropout > 0) model.add(tf.layers.dropout({ rate: cfg.dropout, name: `${HEAD_PREFIX}dropout_${i}`, ...inputShape }))
+    if (cfg.dropout > 0) {
+      const dropout = tf.layers.dropout({ rate: cfg.dropout, name: `${HEAD_PREFIX}dropout_${i}`, ...inputShape })
+      seedDropout(dropout, (seed * 7919 + 1000 * (i + 1)) >>> 0)
+      model.add(dropout)
+    }
     model.add(
       tf.layers.dense({
         units,
@@ -34,6 +40,22 @@ export function buildHead(inputDim: number, numClasses: number, cfg: HeadConfig,
     )
   })
   return model
+}
+
+type Layer = LayersModel['layers'][number]
+
+/**
+ * Makes a Dropout layer's masks reproducible yet different per batch: TF.js' `seed` option alone would reuse
+ * one mask for every batch, so the seed advances on each training call.
+ */
+export function seedDropout(layer: Layer, seed: number): void {
+  const original = layer.call.bind(layer)
+  const state = layer as unknown as { seed?: number }
+  let calls = 0
+  layer.call = ((inputs, kwargs) => {
+    if (kwargs?.training) state.seed = (seed + calls++) >>> 0
+    return original(inputs, kwargs)
+  }) as Layer['call']
 }
 
 /** The optimizer named in `hyper`, at `learningRate` (defaults to hyper.learningRate). */
@@ -58,6 +80,13 @@ export function setLearningRate(optimizer: Optimizer, lr: number): void {
   const o = optimizer as unknown as { setLearningRate?: (lr: number) => void; learningRate: number }
   if (typeof o.setLearningRate === 'function') o.setLearningRate(lr)
   else o.learningRate = lr
+}
+
+/** Disposes an optimizer's state; TF.js' momentum optimizer forgets the learning-rate scalar SGD keeps. */
+export function disposeOptimizer(optimizer: Optimizer): void {
+  optimizer.dispose()
+  const c = (optimizer as unknown as { c?: { isDisposed: boolean; dispose(): void } }).c
+  if (c && !c.isDisposed) c.dispose()
 }
 
 /** Compiles with categorical cross-entropy and accuracy; returns the optimizer so schedules can change it. */

@@ -4,7 +4,12 @@
  * TunewiseApi from the shared contract (types only: zod stays out of the renderer bundle).
  */
 import type { Channel, ChannelInput, ChannelOutput, TunewiseApi } from '$shared/contract'
-import { createSocketClient, type ConnectionState, type SocketClient } from './ws-client'
+import {
+  createSocketClient,
+  type ConnectionState,
+  type SocketClient,
+  type SocketLike as SocketClientSocket,
+} from './core/ws-client'
 
 declare global {
   interface Window {
@@ -48,7 +53,8 @@ function makeApi(): TunewiseApi {
   connection.state = 'connecting'
   socketClient = createSocketClient({
     url,
-    createSocket: (u) => new WebSocket(u),
+    // The DOM handlers take richer event types than SocketLike declares; the client reads only `data`.
+    createSocket: (u) => new WebSocket(u) as unknown as SocketClientSocket,
     onState: (s) => {
       connection.state = s
       for (const l of connection.listeners) l(s)

@@ -1,8 +1,8 @@
 /** App-wide state: backend info for the status line, connection state, and short notices. */
 import type { AppInfo } from '$shared/types'
 import { api, connection } from '../api'
-import { errorText } from '../format'
-import type { ConnectionState } from '../ws-client'
+import { errorText } from '../core/format'
+import type { ConnectionState } from '../core/ws-client'
 
 export interface Notice {
   id: number

@@ -5,8 +5,8 @@
  */
 import type { MetricPoint, RunConfig, RunProgress, RunStatus } from '$shared/types'
 import { api, onReconnect } from '../api'
-import { epochsPerPhase } from '../chart-data'
-import { errorText } from '../format'
+import { epochsPerPhase } from '../core/chart-data'
+import { errorText } from '../core/format'
 
 const terminal: RunStatus[] = ['succeeded', 'failed', 'cancelled', 'interrupted']
 
@@ -124,19 +124,21 @@ class RunTracker {
       // Rebuild the batch curve from stored batch points when we re-attach mid-run.
       if (this.batchLoss.length === 0) {
         const perPhase = epochsPerPhase(pts)
-        const batch = pts.filter((p) => p.step !== null && p.step !== undefined && p.split === 'train' && p.name === 'loss')
+        const batch = pts.filter(
+          (p) => p.step !== null && p.step !== undefined && p.split === 'train' && p.name === 'loss',
+        )
         if (batch.length) {
-          const maxStep = new Map<string, number>()
+          const maxStep: Record<string, number> = {}
           for (const p of batch) {
             const k = `${p.phase}:${p.epoch}`
-            maxStep.set(k, Math.max(maxStep.get(k) ?? 0, (p.step ?? 0) + 1))
+            maxStep[k] = Math.max(maxStep[k] ?? 0, (p.step ?? 0) + 1)
           }
           const firstEpoch = Math.min(...batch.filter((p) => p.phase === 1).map((p) => p.epoch), 1)
           this.batchLoss = batch.map((p) => ({
             x:
               (p.phase === 2 ? perPhase[1] : 0) +
               (p.epoch - firstEpoch) +
-              ((p.step ?? 0) + 1) / (maxStep.get(`${p.phase}:${p.epoch}`) ?? 1),
+              ((p.step ?? 0) + 1) / (maxStep[`${p.phase}:${p.epoch}`] ?? 1),
             y: p.value,
           }))
         }

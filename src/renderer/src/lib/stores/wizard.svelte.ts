@@ -3,11 +3,12 @@
  * report, the split preview and the current step. It saves itself as a draft (debounced) and
  * restores that draft at start, so an unfinished wizard survives a restart.
  */
+import { untrack } from 'svelte'
 import { defaultRunConfig } from '$shared/defaults'
 import type { DatasetReport, LayerInfo, ModelCard, RunConfig, SplitSummary } from '$shared/types'
 import { api } from '../api'
-import { defaultRunName, errorText } from '../format'
-import { allSteps, readDraft, stepBlockers, type Draft, type StepId } from '../wizard-logic'
+import { defaultRunName, errorText } from '../core/format'
+import { allSteps, readDraft, stepBlockers, type Draft, type StepId } from '../core/wizard-logic'
 import { app } from './app.svelte'
 import { run } from './run.svelte'
 
@@ -46,6 +47,7 @@ class WizardStore {
     }),
   )
 
+  private pendingDraft: Draft | null = null
   private splitTimer: ReturnType<typeof setTimeout> | null = null
   private splitSeq = 0
 
@@ -77,6 +79,10 @@ class WizardStore {
       if (this.step === 'train') this.step = 'results'
     })
     this.ready = true
+    addEventListener('pagehide', () => this.flushDraft())
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'hidden') this.flushDraft()
+    })
     $effect.root(() => {
       $effect(() => this.keepDraftSaved())
       $effect(() => this.keepNameFresh())
@@ -105,7 +111,8 @@ class WizardStore {
     if (card.id === this.config.modelId) return
     this.config.modelId = card.id
     // Layer names belong to one model: a custom selection does not carry over.
-    if (this.config.freeze.preset === 'custom') this.config.freeze = { ...this.config.freeze, preset: 'feature-extraction', trainableLayers: [] }
+    if (this.config.freeze.preset === 'custom')
+      this.config.freeze = { ...this.config.freeze, preset: 'feature-extraction', trainableLayers: [] }
     this.layers = []
     this.layersFor = ''
   }
@@ -160,7 +167,8 @@ class WizardStore {
     this.layers = []
     this.layersFor = ''
     this.invalid = {}
-    if (!this.model) app.notify(`The model '${config.modelId}' is not in the catalogue any more. Choose another one.`, 'error')
+    if (!this.model)
+      app.notify(`The model '${config.modelId}' is not in the catalogue any more. Choose another one.`, 'error')
     const ok = await this.loadDataset(config.datasetId)
     this.goTo(ok && this.model ? 'hyper' : ok ? 'model' : 'data', true)
   }
@@ -173,12 +181,15 @@ class WizardStore {
     this.invalid = {}
   }
 
+  /** Records (message) or clears (null) a field's validation error. Never tracked: fields call it from effects. */
   setInvalid(field: string, message: string | null): void {
-    if (message) {
-      if (this.invalid[field] !== message) this.invalid[field] = message
-    } else if (field in this.invalid) {
-      delete this.invalid[field]
-    }
+    untrack(() => {
+      if (message) {
+        if (this.invalid[field] !== message) this.invalid[field] = message
+      } else if (field in this.invalid) {
+        delete this.invalid[field]
+      }
+    })
   }
 
   /** Moves to a step if it is reachable (or `force`d, for flows that just made it reachable). */
@@ -196,7 +207,7 @@ class WizardStore {
     if (n) this.goTo(n)
   }
 
-  private keepDraftSaved(): void {
+  private keepDraftSaved(): () => void {
     const draft: Draft = {
       version: 1,
       step: this.step,
@@ -204,12 +215,19 @@ class WizardStore {
       nameEdited: this.nameEdited,
       resultsRunId: this.resultsRunId,
     }
-    const timer = setTimeout(() => {
-      api.invoke('drafts:save', { draft }).catch(() => {
-        // A lost draft is not worth an error box; the next change tries again.
-      })
-    }, DRAFT_DELAY_MS)
+    this.pendingDraft = draft
+    const timer = setTimeout(() => this.flushDraft(), DRAFT_DELAY_MS)
     return () => clearTimeout(timer)
+  }
+
+  /** Saves the pending draft now (also on page hide, so a quick close keeps the last change). */
+  flushDraft(): void {
+    const draft = this.pendingDraft
+    if (!draft) return
+    this.pendingDraft = null
+    api.invoke('drafts:save', { draft }).catch(() => {
+      // A lost draft is not worth an error box; the next change tries again.
+    })
   }
 
   private keepNameFresh(): void {

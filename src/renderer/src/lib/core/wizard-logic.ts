@@ -3,7 +3,14 @@
  * linked split percentages, which layers a freeze preset trains, parameter counts, field
  * validation, which steps are reachable, and reading a saved draft back safely.
  */
-import type { DatasetReport, FreezeConfig, LayerInfo, ModelCard, RunConfig, SplitSummary } from '../../../shared/types'
+import type {
+  DatasetReport,
+  FreezeConfig,
+  LayerInfo,
+  ModelCard,
+  RunConfig,
+  SplitSummary,
+} from '../../../../shared/types'
 
 export type StepId = 'model' | 'data' | 'split' | 'freeze' | 'hyper' | 'train' | 'results' | 'history'
 
@@ -177,7 +184,9 @@ export function parseUnits(text: string): { value: number[] } | { error: string 
   const parts = t.split(/[,\s]+/).filter(Boolean)
   const nums = parts.map(Number)
   if (parts.length > 4 || nums.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) {
-    return { error: 'Enter up to 4 whole numbers between 1 and 4096 separated by commas, e.g. 128, 64 — or leave empty.' }
+    return {
+      error: 'Enter up to 4 whole numbers between 1 and 4096 separated by commas, e.g. 128, 64 — or leave empty.',
+    }
   }
   return { value: nums }
 }
@@ -207,7 +216,8 @@ export function stepBlockers(f: WizardFacts): Record<StepId, string | null> {
         ? 'Download the chosen model first.'
         : null
   const data =
-    model ?? (!f.report ? 'Choose a dataset first.' : f.report.blockers.length ? 'Fix the dataset problems first.' : null)
+    model ??
+    (!f.report ? 'Choose a dataset first.' : f.report.blockers.length ? 'Fix the dataset problems first.' : null)
   const split = data ?? (!f.split ? 'Check the split first.' : null)
   const settings = split ?? (f.invalidFields > 0 ? 'Fix the highlighted settings first.' : null)
   return {

@@ -1,7 +1,7 @@
 /**
  * Turning stored metric points and live progress into uPlot's aligned columns. Pure.
  */
-import type { MetricPoint } from '../../../shared/types'
+import type { MetricPoint } from '../../../../shared/types'
 
 /** One curve: x values and matching y values (null = gap). */
 export interface Curve {
@@ -108,7 +108,7 @@ export function visibleRange(
 ): { start: number; end: number } {
   const first = Math.floor(Math.max(0, scrollTop) / rowHeight)
   const visible = Math.ceil(Math.max(0, viewportHeight) / rowHeight) + 1
-  const start = Math.max(0, first - overscan)
+  const start = Math.min(count, Math.max(0, first - overscan))
   const end = Math.min(count, first + visible + overscan)
   return { start, end: Math.max(start, end) }
 }

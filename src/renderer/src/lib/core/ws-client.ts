@@ -6,8 +6,16 @@
  * events `{event, payload}`. Calls made while the socket is down wait in a queue and go out on open;
  * calls already sent when the socket drops are rejected (re-sending could start a run twice).
  */
-import type { Channel, ChannelInput, ChannelOutput, EventName, Events, Result, TunewiseApi } from '../../../shared/contract'
-import { TunewiseError } from '../../../shared/channels'
+import type {
+  Channel,
+  ChannelInput,
+  ChannelOutput,
+  EventName,
+  Events,
+  Result,
+  TunewiseApi,
+} from '../../../../shared/contract'
+import { TunewiseError } from '../../../../shared/channels'
 
 /** The part of the DOM WebSocket this client uses. */
 export interface SocketLike {

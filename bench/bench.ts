@@ -1,0 +1,781 @@
+/**
+ * `npm run bench`: Tunewise's training paths against a bare TF.js loop and PyTorch CPU, all in one run on this
+ * machine so the ratios are fair. Writes bench/results.json and bench/results.md and prints the table.
+ * `--quick` runs smaller sizes (and extrapolates the slow naive loops, labelled as such); `--json` ends the
+ * output with one JSON line. Run through tsx (bench/run.mjs) so it imports the engine's TypeScript directly.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
+import sharp from 'sharp'
+import type { LayersModel, Tensor } from '@tensorflow/tfjs'
+import { defaultRunConfig } from '../src/shared/defaults'
+import type { JobStart } from '../src/shared/job-messages'
+import type { MetricPoint, RunConfig } from '../src/shared/types'
+import { getTf, initBackend } from '../src/main/ml/backend'
+import { makeSyntheticDataset, scanDataset } from '../src/main/ml/data'
+import { listLayers, loadBaseModel, type LoadedModel } from '../src/main/ml/models/load'
+import { decodeForTraining, extractFeatures, pixelsToTensor } from '../src/main/ml/train/features'
+import { extractFeaturesParallel, parallelStats } from '../src/main/ml/train/parallel-extract'
+import { applyFreeze, resolveTrainable } from '../src/main/ml/train/freeze'
+import { buildHead, compileHead } from '../src/main/ml/train/head'
+import { runInProcess, splitAtBoundary } from '../src/main/ml/train/train'
+import { applyChain } from '../src/main/ml/export/export'
+import { openDatabase } from '../src/main/db/database'
+import { createRepositories } from '../src/main/db/repositories'
+import { JobManager } from '../src/main/jobs/job-manager'
+import { forkLauncher } from '../src/main/jobs/job-process'
+import { EventHub } from '../src/main/ipc'
+
+const args = new Set(process.argv.slice(2))
+const quick = args.has('--quick')
+const jsonOut = args.has('--json')
+const projectRoot = join(import.meta.dirname, '..')
+const MODEL_ID = 'mobilenet-v2-nsfwjs'
+const CLASSES = ['circle', 'square', 'triangle', 'star']
+
+/** Workload sizes. Quick mode keeps the whole run under ~3 minutes on 2 cores. */
+const size = quick
+  ? {
+      extractImages: 32,
+      finetuneImages: 64,
+      finetuneEpochs: 10,
+      naiveTfEpochs: 1,
+      naiveTorchEpochs: 2,
+      phase2Cached: 16,
+      phase2Whole: 8,
+      headEpochs: 10,
+      jobImages: 32,
+      jobEpochs: 5,
+      importImages: 300,
+      dbRuns: 500,
+    }
+  : {
+      extractImages: 128,
+      finetuneImages: 256,
+      finetuneEpochs: 10,
+      naiveTfEpochs: 2,
+      naiveTorchEpochs: 3,
+      phase2Cached: 64,
+      phase2Whole: 32,
+      headEpochs: 20,
+      jobImages: 128,
+      jobEpochs: 10,
+      importImages: 2000,
+      dbRuns: 500,
+    }
+
+const log = (msg: string): void => {
+  // Progress goes to stderr so that `--json` leaves stdout parseable by its last line.
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`)
+}
+const now = (): number => performance.now()
+const secs = (ms: number): number => ms / 1000
+const round = (x: number, digits = 3): number => Number(x.toPrecision(digits))
+
+interface Results {
+  machine: Record<string, string | number>
+  mode: 'quick' | 'full'
+  sizes: typeof size
+  extraction: Record<string, number | string>
+  finetune: Record<string, number | string>
+  phase2: Record<string, number | string>
+  head: Record<string, number | string>
+  eventLoop: Record<string, number | string>
+  sqlite: Record<string, number | string>
+  importScan: Record<string, number | string>
+  torch: Record<string, number | string>
+  loadDuring: Record<string, string>
+  targets: { name: string; target: string; value: string; pass: boolean | null; margin: string; note: string }[]
+}
+
+const results: Results = {
+  machine: {},
+  mode: quick ? 'quick' : 'full',
+  sizes: size,
+  extraction: {},
+  finetune: {},
+  phase2: {},
+  head: {},
+  eventLoop: {},
+  sqlite: {},
+  importScan: {},
+  torch: {},
+  loadDuring: {},
+  targets: [],
+}
+
+const load = (): string =>
+  loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')
+
+async function section(name: keyof Results['loadDuring'] | string, fn: () => Promise<void>): Promise<void> {
+  const before = load()
+  log(`${name}…`)
+  const t = now()
+  try {
+    await fn()
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err)
+    log(`${name} FAILED: ${msg}`)
+    results.loadDuring[`${name} error`] = msg.slice(0, 300)
+  }
+  results.loadDuring[name] = `load avg ${before} → ${load()} (${secs(now() - t).toFixed(1)} s)`
+}
+
+function machineInfo(): void {
+  const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : ''
+  const model = /model name\s*:\s*(.+)/.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown'
+  const flags = /flags\s*:\s*(.+)/.exec(cpuinfo)?.[1] ?? ''
+  results.machine = {
+    cpu: model,
+    cores: cpus().length,
+    simd: ['avx2', 'fma', 'avx512f'].filter((f) => flags.split(' ').includes(f)).join(', ') || 'n/a',
+    node: process.version,
+    tfjs: getTf().version.tfjs,
+    backend: getTf().getBackend(),
+    loadAvgAtStart: load(),
+    date: new Date().toISOString(),
+  }
+}
+
+/** Relative image paths under `dir` (class sub-folders), sorted. */
+async function listImages(dir: string): Promise<string[]> {
+  const out: string[] = []
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && /\.(png|jpe?g)$/i.test(entry.name))
+      out.push(relative(dir, join(entry.parentPath, entry.name)))
+  }
+  return out.sort()
+}
+
+const labelOf = (file: string): string => file.split(/[\\/]/)[0]
+
+/** Random pixels in [0,1): what the bare loops feed the network (no decoding, no scaling). */
+function randomImages(n: number): Tensor {
+  const tf = getTf()
+  return tf.randomUniform([n, 224, 224, 3], 0, 1, 'float32', 7)
+}
+
+/** The bare TF.js loop: `base.predict` on ready batches of 16, no decoding, no cache. */
+function bareForward(base: LayersModel, n: number, batch = 16): number {
+  const tf = getTf()
+  const x = randomImages(batch)
+  tf.tidy(() => (base.predict(x) as Tensor).dataSync()) // warm-up: first call allocates and picks kernels
+  const t = now()
+  for (let done = 0; done < n; done += batch) tf.tidy(() => (base.predict(x) as Tensor).dataSync())
+  const ms = now() - t
+  x.dispose()
+  return n / secs(ms)
+}
+
+function oneHot(labels: number[], classes: number): Tensor {
+  const tf = getTf()
+  return tf.tidy(() => tf.oneHot(tf.tensor1d(labels, 'int32'), classes))
+}
+
+// ---------------------------------------------------------------------------------------------------- sections
+
+async function benchImport(work: string): Promise<void> {
+  const dir = join(work, 'import')
+  const n = size.importImages
+  // Photo-like JPEGs (640×480, gradient + shapes + grain), each different, so hashing never dedups them.
+  const t0 = now()
+  const jobs = Array.from({ length: n }, (_, i) => i)
+  for (const c of CLASSES) await mkdir(join(dir, c), { recursive: true })
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const i = jobs[next++]
+      const hue = (i * 47) % 360
+      const svg =
+        `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><defs><linearGradient id="g">` +
+        `<stop offset="0" stop-color="hsl(${hue},60%,40%)"/><stop offset="1" stop-color="hsl(${(hue + 90) % 360},50%,70%)"/>` +
+        `</linearGradient></defs><rect width="640" height="480" fill="url(#g)"/>` +
+        `<circle cx="${100 + (i % 400)}" cy="${100 + ((i * 7) % 280)}" r="${40 + (i % 60)}" fill="hsl(${(hue + 180) % 360},70%,50%)"/>` +
+        `<rect x="${(i * 13) % 500}" y="${(i * 29) % 380}" width="120" height="80" fill="hsl(${(hue + 45) % 360},40%,30%)"/></svg>`
+      const { data, info } = await sharp(Buffer.from(svg)).removeAlpha().raw().toBuffer({ resolveWithObject: true })
+      for (let p = i % 7; p < data.length; p += 7) data[p] = (data[p] + ((p * 2654435761 + i) % 23)) & 255
+      await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
+        .jpeg({ quality: 85 })
+        .toFile(join(dir, CLASSES[i % CLASSES.length], `img-${String(i).padStart(5, '0')}.jpg`))
+    }
+  }
+  await Promise.all(Array.from({ length: 4 }, worker))
+  log(`  generated ${n} JPEGs (640×480) in ${secs(now() - t0).toFixed(1)} s`)
+  const t = now()
+  const scan = await scanDataset(dir)
+  const ms = now() - t
+  results.importScan = {
+    images: scan.files.length,
+    imageSize: '640×480 JPEG',
+    seconds: round(secs(ms)),
+    imagesPerSecond: round(scan.files.length / secs(ms)),
+    concurrency: 4,
+  }
+}
+
+async function benchSqlite(work: string): Promise<void> {
+  const db = openDatabase(join(work, 'bench.db'))
+  const repos = createRepositories(db)
+  const config = defaultRunConfig(MODEL_ID, 'ds-bench')
+  const names = ['loss', 'acc', 'lr', 'val_loss', 'val_acc']
+  const epochPoints = (epoch: number): MetricPoint[] =>
+    names.map((key) => ({
+      phase: 1,
+      epoch,
+      step: null,
+      split: key.startsWith('val_') ? 'val' : 'train',
+      name: key.replace(/^val_/, ''),
+      value: Math.random(),
+      t: epoch * 1000,
+    }))
+  let rows = 0
+  let writeMs = 0
+  const ids: number[] = []
+  for (let r = 0; r < size.dbRuns; r++) {
+    const id = repos.runs.create({ ...config, name: `Run ${r}` }, '/data/shapes')
+    ids.push(id)
+    // As the job manager does: one addMetrics call (one transaction) per epoch.
+    for (let e = 1; e <= 100; e++) {
+      const pts = epochPoints(e)
+      const t = now()
+      repos.runs.addMetrics(id, pts)
+      writeMs += now() - t
+      rows += pts.length
+    }
+    repos.runs.setStatus(id, 'succeeded', { bestValAccuracy: Math.random(), durationMs: 60_000 })
+  }
+  const median = (f: () => void, reps: number): number => {
+    const ts: number[] = []
+    for (let i = 0; i < reps; i++) {
+      const t = now()
+      f()
+      ts.push(now() - t)
+    }
+    return ts.sort((a, b) => a - b)[reps >> 1]
+  }
+  let listed = 0
+  const listMs = median(() => (listed = repos.runs.list().length), 9)
+  const pick = ids.filter((_, i) => i % Math.floor(ids.length / 8) === 0).slice(0, 8)
+  const compareMs = median(() => repos.runs.compare(pick), 9)
+  db.close()
+  results.sqlite = {
+    runs: size.dbRuns,
+    epochsPerRun: 100,
+    metricRows: rows,
+    rowsPerSecond: round(rows / secs(writeMs)),
+    msPerEpochWrite: round(writeMs / (rows / names.length)),
+    historyListMs: round(listMs),
+    historyListRows: listed,
+    compare8Ms: round(compareMs),
+  }
+}
+
+async function benchExtraction(work: string, loaded: LoadedModel, files: string[], root: string): Promise<void> {
+  const n = Math.min(size.extractImages, files.length)
+  const subset = files.slice(0, n)
+  const bare = bareForward(loaded.base, n)
+  const opts = (cacheDir: string | null) => ({
+    root,
+    inputSize: loaded.inputSize,
+    preprocess: loaded.preprocess,
+    batchSize: 16,
+    cacheDir,
+    modelKey: `bench-${Date.now()}`,
+  })
+  let t = now()
+  await extractFeatures(loaded.base, subset, opts(null))
+  const single = n / secs(now() - t)
+  t = now()
+  await extractFeaturesParallel(loaded.base, subset, { ...opts(join(work, 'cache-x2')), workers: 2 })
+  const two = n / secs(now() - t)
+  const shards = parallelStats.shardSizes.join('+') || 'in-process'
+  results.extraction = {
+    images: n,
+    batch: 16,
+    bareTfjsImagesPerSecond: round(bare),
+    tunewiseImagesPerSecond: round(single),
+    overheadRatio: round(bare / single),
+    parallel2ImagesPerSecond: round(two),
+    parallel2Shards: shards,
+    parallel2VsSingle: round(two / single),
+  }
+}
+
+async function benchFinetune(work: string, loaded: LoadedModel, files: string[], root: string): Promise<void> {
+  const tf = getTf()
+  const n = Math.min(size.finetuneImages, files.length)
+  const subset = files.slice(0, n)
+  const epochs = size.finetuneEpochs
+  const labels = subset.map((f) => CLASSES.indexOf(labelOf(f)))
+
+  // (a) Tunewise end to end: trainRun as the job process runs it (cold feature cache, extraction included,
+  // evaluation and export at the end), train split only so it matches the loops below.
+  const config: RunConfig = defaultRunConfig(MODEL_ID, 'ds-bench', 'bench')
+  config.hyper.epochs = epochs
+  config.hyper.batchSize = 16
+  config.hyper.earlyStopping.enabled = false
+  const job: JobStart = {
+    type: 'start',
+    runId: 1,
+    config,
+    dataDir: join(work, 'data-ft'),
+    datasetPath: root,
+    examples: subset.map((f) => ({ file: f, label: labelOf(f), split: 'train' })),
+    labels: CLASSES,
+    backend: 'wasm',
+  }
+  const stages: Record<string, number> = {}
+  const t0 = now()
+  const { final } = await runInProcess(job, {
+    onMessage: (m) => {
+      if (m.type === 'progress' && stages[m.progress.stage] === undefined) stages[m.progress.stage] = now() - t0
+    },
+  })
+  const e2e = secs(now() - t0)
+  if (final?.type !== 'done') throw new Error(`trainRun did not succeed: ${JSON.stringify(final)}`)
+  const extractS = secs((stages.training ?? 0) - (stages.extracting ?? 0))
+
+  // (b) The same with extraction over 2 worker processes, then the head on the cached features.
+  const t1 = now()
+  const feats = await extractFeaturesParallel(loaded.base, subset, {
+    root,
+    inputSize: loaded.inputSize,
+    preprocess: loaded.preprocess,
+    cacheDir: join(work, 'cache-ft2'),
+    modelKey: `bench-ft-${Date.now()}`,
+    workers: 2,
+  })
+  const head = buildHead(loaded.featureDim, CLASSES.length, config.head, 1)
+  compileHead(head, config.hyper)
+  const x = tf.tensor2d(feats.data[0], [n, loaded.featureDim])
+  const y = oneHot(labels, CLASSES.length)
+  await head.fit(x, y, { epochs, batchSize: 16, shuffle: true, verbose: 0 })
+  const parallel = secs(now() - t1)
+  tf.dispose([x, y])
+  head.dispose()
+
+  // (c) The naive loop: the frozen base runs on every batch of every epoch (outside the tape, like PyTorch
+  // with frozen weights), pixels decoded once up front. Measured for `naiveTfEpochs`, scaled to `epochs`.
+  const pixels: Uint8Array[] = []
+  for (const f of subset) pixels.push(await decodeForTraining(root, f, loaded.inputSize))
+  const naiveHead = buildHead(loaded.featureDim, CLASSES.length, config.head, 1)
+  compileHead(naiveHead, config.hyper)
+  const t2 = now()
+  for (let e = 0; e < size.naiveTfEpochs; e++) {
+    const order = tf.util.createShuffledIndices(n)
+    for (let s = 0; s < n; s += 16) {
+      const idx = Array.from(order.slice(s, s + 16))
+      const xb = pixelsToTensor(
+        idx.map((i) => pixels[i]),
+        loaded.inputSize,
+        loaded.preprocess,
+      )
+      const fb = tf.tidy(() => loaded.base.predict(xb) as Tensor)
+      const yb = oneHot(
+        idx.map((i) => labels[i]),
+        CLASSES.length,
+      )
+      await naiveHead.trainOnBatch(fb, yb)
+      tf.dispose([xb, fb, yb])
+    }
+  }
+  const naiveMeasured = secs(now() - t2)
+  const naive = (naiveMeasured * epochs) / size.naiveTfEpochs
+  naiveHead.dispose()
+  results.finetune = {
+    images: n,
+    epochs,
+    tunewiseEndToEndSeconds: round(e2e),
+    tunewiseExtractionSeconds: round(extractS),
+    tunewiseRestSeconds: round(e2e - extractS),
+    tunewiseParallel2Seconds: round(parallel),
+    naiveTfjsSeconds: round(naive),
+    naiveTfjsNote: `measured ${size.naiveTfEpochs} epoch(s) = ${naiveMeasured.toFixed(1)} s, ×${epochs}/${size.naiveTfEpochs}`,
+    naiveTfjsVsTunewise: round(naive / e2e),
+  }
+}
+
+async function benchPhase2(loaded: LoadedModel): Promise<void> {
+  const tf = getTf()
+  const config = defaultRunConfig(MODEL_ID, 'ds-bench')
+  const trainable = resolveTrainable(listLayers(loaded), { preset: 'top-blocks', topBlocks: 2, trainableLayers: [] })
+  applyFreeze(loaded.base, trainable)
+  const batch = 8
+  try {
+    // Cached: the part above the freeze boundary trains on stored activations.
+    const { lower, inputs, features, boundaryNames } = splitAtBoundary(loaded.base, trainable)
+    const head = buildHead(loaded.featureDim, CLASSES.length, config.head, 1)
+    const top = tf.model({ inputs, outputs: applyChain(head.layers, features) })
+    compileHead(top, config.hyper, 1e-4)
+    const n = size.phase2Cached
+    const images = randomImages(n)
+    const acts = lower ? (lower.predict(images, { batchSize: 16 }) as Tensor) : images.clone()
+    const y = oneHot(
+      Array.from({ length: n }, (_, i) => i % CLASSES.length),
+      CLASSES.length,
+    )
+    await top.trainOnBatch(acts.slice(0, batch), y.slice(0, batch)) // warm-up
+    let t = now()
+    await top.fit(acts, y, { epochs: 1, batchSize: batch, shuffle: false, verbose: 0 })
+    const cached = n / secs(now() - t)
+    tf.dispose([images, acts, y])
+
+    // Whole graph: the image goes through the full network inside the tape on every step.
+    const m = size.phase2Whole
+    const head2 = buildHead(loaded.featureDim, CLASSES.length, config.head, 2)
+    const whole = tf.model({ inputs: loaded.base.inputs, outputs: applyChain(head2.layers, loaded.base.outputs[0]) })
+    compileHead(whole, config.hyper, 1e-4)
+    const imgs = randomImages(m)
+    const y2 = oneHot(
+      Array.from({ length: m }, (_, i) => i % CLASSES.length),
+      CLASSES.length,
+    )
+    await whole.trainOnBatch(imgs.slice(0, batch), y2.slice(0, batch)) // warm-up
+    t = now()
+    await whole.fit(imgs, y2, { epochs: 1, batchSize: batch, shuffle: false, verbose: 0 })
+    const full = m / secs(now() - t)
+    tf.dispose([imgs, y2])
+    results.phase2 = {
+      unfrozen: `top 2 blocks (${trainable.size} weight layers)`,
+      boundary: boundaryNames.join(', '),
+      batch,
+      cachedImagesPerSecond: round(cached),
+      cachedImages: n,
+      wholeGraphImagesPerSecond: round(full),
+      wholeGraphImages: m,
+      speedup: round(cached / full),
+    }
+  } finally {
+    applyFreeze(loaded.base, new Set())
+  }
+}
+
+async function benchHead(): Promise<void> {
+  const tf = getTf()
+  const config = defaultRunConfig(MODEL_ID, 'ds-bench')
+  const n = 1000
+  const head = buildHead(1280, CLASSES.length, config.head, 1)
+  compileHead(head, config.hyper)
+  const x = tf.randomNormal([n, 1280], 0, 1, 'float32', 3)
+  const y = oneHot(
+    Array.from({ length: n }, (_, i) => i % CLASSES.length),
+    CLASSES.length,
+  )
+  await head.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0 }) // warm-up
+  const t = now()
+  // One fit call per epoch, as Tunewise's loop does (it reshuffles, checks early stopping and reports per epoch).
+  for (let e = 0; e < size.headEpochs; e++)
+    await head.fit(x, y, { epochs: 1, batchSize: 16, shuffle: true, verbose: 0 })
+  const eps = size.headEpochs / secs(now() - t)
+  tf.dispose([x, y])
+  head.dispose()
+  results.head = {
+    vectors: n,
+    dim: 1280,
+    batch: 16,
+    head: 'dropout 0.2 → dense(4, softmax), Adam',
+    epochsPerSecond: round(eps),
+  }
+}
+
+async function benchEventLoop(work: string, root: string, files: string[]): Promise<void> {
+  const workerScript = join(projectRoot, 'out', 'main', 'job-worker.js')
+  if (!existsSync(workerScript)) throw new Error(`${workerScript} is missing: run npm run build first`)
+  const db = openDatabase(join(work, 'job.db'))
+  const repos = createRepositories(db)
+  let metricMs = 0
+  let metricRows = 0
+  const runs = {
+    create: repos.runs.create.bind(repos.runs),
+    setStatus: repos.runs.setStatus.bind(repos.runs),
+    saveEvaluation: repos.runs.saveEvaluation.bind(repos.runs),
+    addArtifact: repos.runs.addArtifact.bind(repos.runs),
+    addMetrics: (id: number, points: MetricPoint[]) => {
+      const t = now()
+      repos.runs.addMetrics(id, points)
+      metricMs += now() - t
+      metricRows += points.length
+    },
+  }
+  const subset = files.slice(0, size.jobImages)
+  const config = defaultRunConfig(MODEL_ID, 'ds-bench', 'lag')
+  config.hyper.epochs = size.jobEpochs
+  config.hyper.earlyStopping.enabled = false
+  const examples: JobStart['examples'] = subset.map((f, i) => ({
+    file: f,
+    label: labelOf(f),
+    split: i % 5 === 0 ? 'val' : 'train',
+  }))
+  const hub = new EventHub()
+  let events = 0
+  hub.subscribe(() => events++)
+  const manager = new JobManager({
+    runs,
+    hub,
+    launcher: forkLauncher,
+    workerScript,
+    dataDir: join(work, 'data-job'),
+    backend: 'wasm',
+    prepare: () => ({ datasetPath: root, examples, labels: CLASSES }),
+  })
+  const h = monitorEventLoopDelay({ resolution: 5 })
+  h.enable()
+  const t = now()
+  const runId = manager.start(config, root)
+  await manager.whenIdle()
+  const ms = now() - t
+  h.disable()
+  const run = repos.runs.get(runId)
+  db.close()
+  if (run?.status !== 'succeeded') throw new Error(`the job ended ${run?.status}: ${run?.error}`)
+  // monitorEventLoopDelay reports the delay beyond its 5 ms timer; it is in nanoseconds.
+  results.eventLoop = {
+    job: `${subset.length} images, ${size.jobEpochs} epochs, MobileNetV2, child process`,
+    jobSeconds: round(secs(ms)),
+    lagP50Ms: round(h.percentile(50) / 1e6),
+    lagP99Ms: round(h.percentile(99) / 1e6),
+    lagMaxMs: round(h.max / 1e6),
+    eventsForwarded: events,
+    metricRowsWritten: metricRows,
+    metricWriteMs: round(metricMs),
+    metricShareOfRun: `${((100 * metricMs) / ms).toFixed(3)} %`,
+  }
+}
+
+async function benchTorch(): Promise<void> {
+  // PATH may lead to a pyenv Python without torch while Debian's python3-torch lives in /usr/bin/python3.
+  const candidates = [process.env.TUNEWISE_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)
+  const failures: string[] = []
+  let python: string | null = null
+  for (const p of candidates) {
+    const probe = spawnSync(p, ['-c', 'import torch, torchvision'], { encoding: 'utf8' })
+    if (!probe.error && probe.status === 0) {
+      python = p
+      break
+    }
+    failures.push(`${p}: ${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1) ?? `exit ${probe.status}`}`)
+  }
+  if (!python) {
+    results.torch = { skipped: `import torch, torchvision failed (${failures.join('; ')})` }
+    return
+  }
+  const cfg = {
+    threads: 2,
+    batch: 16,
+    classes: CLASSES.length,
+    extract_images: size.extractImages,
+    finetune_images: size.finetuneImages,
+    finetune_epochs: size.finetuneEpochs,
+    naive_epochs: size.naiveTorchEpochs,
+    head_images: 1000,
+    head_epochs: size.headEpochs,
+  }
+  const out = execFileSync(python, [join(projectRoot, 'bench', 'torch_bench.py'), JSON.stringify(cfg)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  })
+  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>
+  results.torch = {
+    version: `PyTorch ${r.torch} (${python}), torchvision ${r.torchvision}`,
+    threads: r.threads,
+    extractImagesPerSecond: round(Number(r.extract_images_per_s)),
+    naiveSeconds: round(Number(r.naive_s)),
+    naiveNote: `measured ${r.naive_measured_epochs} epoch(s) = ${Number(r.naive_measured_s).toFixed(1)} s, ×${size.finetuneEpochs}/${r.naive_measured_epochs}`,
+    cachedSeconds: round(Number(r.cached_s)),
+    headEpochsPerSecond: round(Number(r.head_epochs_per_s)),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------- report
+
+function target(name: string, want: string, value: number | null, goal: number, higher: boolean, note = ''): void {
+  if (value === null || !Number.isFinite(value)) {
+    results.targets.push({ name, target: want, value: 'n/a', pass: null, margin: 'not measured', note })
+    return
+  }
+  const pass = higher ? value >= goal : value < goal
+  const margin = higher
+    ? `${((100 * value) / goal).toFixed(0)} % of target`
+    : `${((100 * value) / goal).toFixed(0)} % of limit`
+  results.targets.push({ name, target: want, value: String(round(value)), pass, margin, note })
+}
+
+const num = (v: number | string | undefined): number | null => (typeof v === 'number' ? v : null)
+
+function evaluateTargets(): void {
+  const { extraction: ex, finetune: ft, torch } = results
+  const torchX = num(torch.extractImagesPerSecond)
+  const skip = torch.skipped ? String(torch.skipped) : ''
+  const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null ? a / b : null)
+  target(
+    'Extraction vs PyTorch CPU, single process (as trainRun ships)',
+    '≥ 1.2× PyTorch images/s',
+    ratio(num(ex.tunewiseImagesPerSecond), torchX),
+    1.2,
+    true,
+    skip,
+  )
+  target(
+    'Extraction vs PyTorch CPU, 2 worker processes',
+    '≥ 1.2× PyTorch images/s',
+    ratio(num(ex.parallel2ImagesPerSecond), torchX),
+    1.2,
+    true,
+    skip,
+  )
+  target(
+    `Cached ${ft.epochs}-epoch fine-tune vs naive PyTorch (trainRun end to end)`,
+    '≥ 8× faster',
+    ratio(num(torch.naiveSeconds), num(ft.tunewiseEndToEndSeconds)),
+    8,
+    true,
+    skip,
+  )
+  target(
+    `Cached ${ft.epochs}-epoch fine-tune vs naive PyTorch (2-worker extraction + head)`,
+    '≥ 8× faster',
+    ratio(num(torch.naiveSeconds), num(ft.tunewiseParallel2Seconds)),
+    8,
+    true,
+    skip,
+  )
+  target('Head training, 1,000 cached vectors', '≥ 20 epochs/s', num(results.head.epochsPerSecond), 20, true)
+  target(
+    'Phase 2, top 2 blocks, cached boundary (WASM)',
+    '≥ 10 images/s',
+    num(results.phase2.cachedImagesPerSecond),
+    10,
+    true,
+  )
+  target('Event-loop lag p99 while a job trains', '< 20 ms', num(results.eventLoop.lagP99Ms), 20, false)
+  target('Dataset import (scanDataset)', '≥ 200 images/s', num(results.importScan.imagesPerSecond), 200, true)
+}
+
+function cell(v: number | string | undefined): string {
+  return v === undefined ? '—' : String(v)
+}
+
+function markdown(): string {
+  const {
+    machine: m,
+    extraction: ex,
+    finetune: ft,
+    phase2: p2,
+    head,
+    eventLoop: el,
+    sqlite: sq,
+    importScan: im,
+    torch,
+  } = results
+  const tskip = torch.skipped ? `skipped: ${torch.skipped}` : undefined
+  const lines: string[] = []
+  lines.push(`### Tunewise benchmark (${results.mode} mode)`)
+  lines.push('')
+  lines.push(
+    `Machine: ${m.cpu}, ${m.cores} cores (${m.simd}), Node ${m.node}, TF.js ${m.tfjs} on **${m.backend}**` +
+      (torch.version ? `, ${torch.version} (${torch.threads} threads)` : '') +
+      `. ${m.date}. Load average at start ${m.loadAvgAtStart} (other engineers' tests share the CPU).`,
+  )
+  lines.push('')
+  lines.push('| Measure | Tunewise | Bare TF.js (same backend) | PyTorch CPU | Note |')
+  lines.push('|---|---|---|---|---|')
+  lines.push(
+    `| Base feature extraction, images/s (batch 16, ${ex.images} images) | ${cell(ex.tunewiseImagesPerSecond)} (1 process); ${cell(ex.parallel2ImagesPerSecond)} (2 workers, ${cell(ex.parallel2Shards)}) | ${cell(ex.bareTfjsImagesPerSecond)} | ${tskip ?? cell(torch.extractImagesPerSecond)} | Tunewise decodes and resizes images from disk; the bare loops use ready tensors. Overhead ×${cell(ex.overheadRatio)}; 2 workers vs 1: ×${cell(ex.parallel2VsSingle)} |`,
+  )
+  lines.push(
+    `| Frozen-base fine-tune, ${ft.epochs} epochs on ${ft.images} images, seconds | ${cell(ft.tunewiseEndToEndSeconds)} (trainRun end to end: extraction ${cell(ft.tunewiseExtractionSeconds)} + rest ${cell(ft.tunewiseRestSeconds)}); ${cell(ft.tunewiseParallel2Seconds)} (2-worker extraction + head) | ${cell(ft.naiveTfjsSeconds)} naive (${cell(ft.naiveTfjsNote)}) | ${tskip ?? `${cell(torch.naiveSeconds)} naive (${cell(torch.naiveNote)}); ${cell(torch.cachedSeconds)} cached`} | Naive = base runs on every batch of every epoch |`,
+  )
+  lines.push(
+    `| Phase 2 (${cell(p2.unfrozen)}), images/s, batch ${cell(p2.batch)} | ${cell(p2.cachedImagesPerSecond)} (activations cached at ${cell(p2.boundary)}) | ${cell(p2.wholeGraphImagesPerSecond)} (whole graph) | — | ×${cell(p2.speedup)} |`,
+  )
+  lines.push(
+    `| Head training on ${cell(head.vectors)} cached 1280-d vectors, epochs/s | ${cell(head.epochsPerSecond)} | — | ${tskip ?? cell(torch.headEpochsPerSecond)} | ${cell(head.head)}, batch ${cell(head.batch)} |`,
+  )
+  lines.push(
+    `| Main-process event-loop lag while a job trains, p50 / p99 / max ms | ${cell(el.lagP50Ms)} / ${cell(el.lagP99Ms)} / ${cell(el.lagMaxMs)} | — | — | ${cell(el.job)}, ${cell(el.jobSeconds)} s, JobManager + fork |`,
+  )
+  lines.push(
+    `| SQLite metric writes, rows/s (one transaction per epoch) | ${cell(sq.rowsPerSecond)} | — | — | ${cell(sq.msPerEpochWrite)} ms per epoch write; share of the job above: ${cell(el.metricShareOfRun)} |`,
+  )
+  lines.push(
+    `| History list / compare 8 runs, ms (${cell(sq.runs)} runs × ${cell(sq.epochsPerRun)} epochs, ${cell(sq.metricRows)} rows) | ${cell(sq.historyListMs)} / ${cell(sq.compare8Ms)} | — | — | file DB, WAL |`,
+  )
+  lines.push(
+    `| Dataset import (scan: read, hash, decode), images/s | ${cell(im.imagesPerSecond)} | — | — | ${cell(im.images)} × ${cell(im.imageSize)}, concurrency ${cell(im.concurrency)} |`,
+  )
+  lines.push('')
+  lines.push('| Target | Wanted | Measured | Result |')
+  lines.push('|---|---|---|---|')
+  for (const t of results.targets) {
+    const verdict =
+      t.pass === null ? `not measured${t.note ? ` (${t.note})` : ''}` : `${t.pass ? 'pass' : 'MISS'} (${t.margin})`
+    lines.push(`| ${t.name} | ${t.target} | ${t.value} | ${verdict} |`)
+  }
+  const errors = Object.entries(results.loadDuring).filter(([k]) => k.endsWith(' error'))
+  if (errors.length) {
+    lines.push('')
+    for (const [k, v] of errors) lines.push(`- ${k}: ${v}`)
+  }
+  lines.push('')
+  lines.push(
+    quick
+      ? '_Quick mode: smaller workloads; naive loops measured over fewer epochs and scaled linearly (see notes)._'
+      : '_Naive loops are measured over a few epochs and scaled linearly to the full epoch count (see notes): each epoch does the same work._',
+  )
+  return lines.join('\n') + '\n'
+}
+
+// ---------------------------------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const work = await mkdtemp(join(tmpdir(), 'tw-bench-'))
+  try {
+    const choice = await initBackend(process.env.TUNEWISE_BACKEND || 'wasm')
+    machineInfo()
+    results.machine.backendReason = choice.reason
+    await section('import', () => benchImport(work))
+    await section('sqlite', () => benchSqlite(work))
+
+    const root = join(work, 'shapes')
+    const perClass = Math.ceil(Math.max(size.extractImages, size.finetuneImages, size.jobImages) / CLASSES.length)
+    await makeSyntheticDataset(root, { perClass, size: 224, seed: 11, classes: CLASSES })
+    // Interleave classes so any prefix is balanced.
+    const byClass = CLASSES.map(() => [] as string[])
+    for (const f of await listImages(root)) byClass[CLASSES.indexOf(labelOf(f))].push(f)
+    const files: string[] = []
+    for (let i = 0; i < perClass; i++) for (const list of byClass) if (list[i]) files.push(list[i])
+    const loaded = await loadBaseModel(MODEL_ID, join(work, 'data'))
+
+    await section('extraction', () => benchExtraction(work, loaded, files, root))
+    await section('finetune', () => benchFinetune(work, loaded, files, root))
+    await section('head', () => benchHead())
+    await section('phase2', () => benchPhase2(loaded))
+    await section('eventLoop', () => benchEventLoop(work, root, files))
+    await section('torch', () => benchTorch())
+    results.machine.loadAvgAtEnd = load()
+    evaluateTargets()
+    const md = markdown()
+    // Quick runs go to their own files so they never replace the full table pasted into the README.
+    const stem = quick ? 'results-quick' : 'results'
+    await writeFile(join(projectRoot, 'bench', `${stem}.json`), JSON.stringify(results, null, 2) + '\n')
+    await writeFile(join(projectRoot, 'bench', `${stem}.md`), md)
+    process.stdout.write(md)
+    if (jsonOut) process.stdout.write(JSON.stringify(results) + '\n')
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err)
+    process.exit(1)
+  },
+)

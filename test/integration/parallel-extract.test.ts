@@ -1,0 +1,140 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs'
+import { getTf, initBackend } from '../../src/main/ml/backend'
+import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
+import { extractFeatures, featureStats, type FeatureOptions } from '../../src/main/ml/train/features'
+import { extractFeaturesParallel, parallelStats } from '../../src/main/ml/train/parallel-extract'
+import { AppError } from '../../src/main/errors'
+
+const root = mkdtempSync(join(tmpdir(), 'tw-parallel-'))
+const datasetPath = join(root, 'shapes')
+const classes = ['circle', 'square']
+// 12 images: 6 per class, mixed PNG and JPEG as the synthetic dataset writes them.
+const files = classes.flatMap((c) =>
+  Array.from({ length: 6 }, (_, i) => `${c}/${c}-${String(i).padStart(3, '0')}.${i % 3 === 2 ? 'jpg' : 'png'}`),
+)
+let base: LayersModel
+afterAll(() => rmSync(root, { recursive: true, force: true }))
+
+/** A seeded conv + BatchNorm + pooling network: small, but with the layer kinds MobileNet's base has. */
+function tinyBase(): LayersModel {
+  const tf = getTf()
+  const input = tf.input({ shape: [32, 32, 3] })
+  let x: SymbolicTensor = input
+  for (const b of [1, 2]) {
+    x = tf.layers
+      .conv2d({
+        filters: 8,
+        kernelSize: 3,
+        strides: 2,
+        padding: 'same',
+        name: `block_${b}_conv`,
+        kernelInitializer: tf.initializers.heNormal({ seed: b }),
+      })
+      .apply(x) as SymbolicTensor
+    x = tf.layers.batchNormalization({ name: `block_${b}_bn` }).apply(x) as SymbolicTensor
+    x = tf.layers.reLU({ name: `block_${b}_relu` }).apply(x) as SymbolicTensor
+  }
+  x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as SymbolicTensor
+  return tf.model({ inputs: input, outputs: x, name: 'tiny_base' })
+}
+
+const opts = (cacheDir: string | null): FeatureOptions => ({
+  root: datasetPath,
+  inputSize: [32, 32],
+  preprocess: 'rgb/255',
+  batchSize: 4,
+  cacheDir,
+  modelKey: 'tiny-parallel-test',
+})
+
+const countCacheFiles = (dir: string): number =>
+  readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.f32')).length
+
+beforeAll(async () => {
+  await initBackend('wasm')
+  await makeSyntheticDataset(datasetPath, { perClass: 6, size: 40, seed: 5, classes })
+  base = tinyBase()
+})
+
+describe('extractFeaturesParallel', () => {
+  it('shards uncached images over two worker processes and returns the single-process vectors', async () => {
+    const single = await extractFeatures(base, files, opts(null))
+    const cacheDir = join(root, 'cache-a')
+    const forwardBefore = featureStats.baseForwardImages
+    const progress: number[] = []
+    const parallel = await extractFeaturesParallel(base, files, {
+      ...opts(cacheDir),
+      workers: 2,
+      minImagesPerWorker: 1,
+      onProgress: (done) => progress.push(done),
+    })
+
+    expect(parallelStats.shardSizes).toEqual([6, 6])
+    expect(new Set(parallelStats.workerPids).size).toBe(2)
+    expect(parallelStats.workerPids).not.toContain(process.pid)
+    // The workers ran the base over every image once; the parent only read their cache entries back.
+    expect(featureStats.baseForwardImages - forwardBefore).toBe(files.length)
+    expect(countCacheFiles(cacheDir)).toBe(files.length)
+    expect(progress.at(-1)).toBe(files.length)
+
+    expect(parallel.count).toBe(single.count)
+    expect(parallel.shapes).toEqual(single.shapes)
+    expect(parallel.data[0].length).toBe(files.length * 8)
+    let maxDiff = 0
+    single.data[0].forEach((v, i) => (maxDiff = Math.max(maxDiff, Math.abs(v - parallel.data[0][i]))))
+    expect(maxDiff).toBeLessThan(1e-5)
+    // Not all zeros or constant: the comparison above means something.
+    expect(new Set(Array.from(single.data[0].subarray(0, 16))).size).toBeGreaterThan(8)
+
+    // A second call finds everything cached and starts no worker.
+    const again = await extractFeaturesParallel(base, files, { ...opts(cacheDir), workers: 2, minImagesPerWorker: 1 })
+    expect(parallelStats.shardSizes).toEqual([])
+    expect(Array.from(again.data[0])).toEqual(Array.from(parallel.data[0]))
+  })
+
+  it('only sends the uncached images to workers, and keeps them in the order asked for', async () => {
+    const cacheDir = join(root, 'cache-b')
+    await extractFeatures(base, files.slice(0, 4), opts(cacheDir))
+    const reversed = [...files].reverse()
+    const parallel = await extractFeaturesParallel(base, reversed, {
+      ...opts(cacheDir),
+      workers: 2,
+      minImagesPerWorker: 1,
+    })
+    expect(parallelStats.shardSizes).toEqual([4, 4])
+    const single = await extractFeatures(base, reversed, opts(null))
+    const diff = single.data[0].reduce((m, v, i) => Math.max(m, Math.abs(v - parallel.data[0][i])), 0)
+    expect(diff).toBeLessThan(1e-5)
+  })
+
+  it('runs small jobs in this process', async () => {
+    const forwardBefore = featureStats.baseForwardImages
+    const out = await extractFeaturesParallel(base, files.slice(0, 3), { ...opts(null), workers: 2 })
+    expect(parallelStats.workerPids).toEqual([])
+    expect(out.count).toBe(3)
+    expect(featureStats.baseForwardImages - forwardBefore).toBe(3)
+  })
+
+  it('cancels: rejects with "cancelled" and leaves no worker running', async () => {
+    let stop = false
+    const run = extractFeaturesParallel(base, files, {
+      ...opts(join(root, 'cache-c')),
+      workers: 2,
+      minImagesPerWorker: 1,
+      // Ask to stop as soon as the workers exist; the parent polls between their messages.
+      shouldStop: () => {
+        if (parallelStats.workerPids.length === 2) stop = true
+        return stop
+      },
+    })
+    const err = await run.catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(AppError)
+    expect((err as AppError).code).toBe('cancelled')
+    expect(parallelStats.workerPids).toHaveLength(2)
+    for (const pid of parallelStats.workerPids) expect(() => process.kill(pid, 0)).toThrow()
+  })
+})
