@@ -15,7 +15,8 @@ function run(cmd, args, opts = {}) {
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 
-if (!process.env.TUNEWISE_SKIP_BUILD) run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'])
+if (!process.env.TUNEWISE_SKIP_BUILD)
+  run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build'])
 
 let electronBinary = null
 try {

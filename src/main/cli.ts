@@ -61,10 +61,13 @@ async function call<T>(svc: Services, channel: string, payload: unknown): Promis
 }
 
 function printReport(r: DatasetReport): void {
-  console.log(`${r.path}: ${r.total} images in ${r.classes.length} classes${r.givenSplit ? ' (given train/val/test split)' : ''}`)
+  console.log(
+    `${r.path}: ${r.total} images in ${r.classes.length} classes${r.givenSplit ? ' (given train/val/test split)' : ''}`,
+  )
   console.log(table([['class', 'images'], ...r.classes.map((c) => [c.name, String(c.count)])]))
   for (const u of r.unreadable) console.log(`  unreadable: ${u.file}: ${u.reason}`)
-  for (const d of r.duplicates) console.log(`  duplicates${d.crossClass ? ' (across classes)' : ''}: ${d.files.join(', ')}`)
+  for (const d of r.duplicates)
+    console.log(`  duplicates${d.crossClass ? ' (across classes)' : ''}: ${d.files.join(', ')}`)
   for (const w of r.warnings) console.log(`  warning: ${w}`)
   for (const b of r.blockers) console.log(`  cannot train: ${b}`)
 }
@@ -86,7 +89,16 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
   const off = svc.hub.subscribe((event, payload) => {
     if (json) return
     if (event === 'run:progress') {
-      const p = payload as { stage: string; phase: number; epoch: number; epochs: number; metrics: Record<string, number>; etaSeconds: number | null; batch: number; batches: number }
+      const p = payload as {
+        stage: string
+        phase: number
+        epoch: number
+        epochs: number
+        metrics: Record<string, number>
+        etaSeconds: number | null
+        batch: number
+        batches: number
+      }
       const frac = p.stage === 'training' ? p.epoch / Math.max(1, p.epochs) : p.batch / Math.max(1, p.batches)
       const bar = '█'.repeat(Math.round(frac * 30)).padEnd(30, '░')
       const m = Object.entries(p.metrics)
@@ -150,13 +162,30 @@ async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'models': {
-        const models = await call<{ id: string; name: string; task: string; supported: boolean; available: boolean; license: string; parameters: number }[]>(svc, 'models:list', {})
+        const models = await call<
+          {
+            id: string
+            name: string
+            task: string
+            supported: boolean
+            available: boolean
+            license: string
+            parameters: number
+          }[]
+        >(svc, 'models:list', {})
         if (json) console.log(JSON.stringify(models))
         else
           console.log(
             table([
               ['id', 'name', 'task', 'params', 'license', 'status'],
-              ...models.map((m) => [m.id, m.name, m.task, m.parameters ? `${(m.parameters / 1e6).toFixed(1)}M` : '—', m.license, !m.supported ? 'not supported yet' : m.available ? 'ready' : 'download'] ),
+              ...models.map((m) => [
+                m.id,
+                m.name,
+                m.task,
+                m.parameters ? `${(m.parameters / 1e6).toFixed(1)}M` : '—',
+                m.license,
+                !m.supported ? 'not supported yet' : m.available ? 'ready' : 'download',
+              ]),
             ]),
           )
         return 0
@@ -164,7 +193,10 @@ async function main(argv: string[]): Promise<number> {
       case 'inspect': {
         if (!rest[0]) throw new AppError('invalid_input', 'Give a folder: inspect DIR')
         const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(rest[0]) })
-        if (json) console.log(JSON.stringify({ ...report, classes: report.classes.map((c) => ({ ...c, thumbnails: undefined })) }))
+        if (json)
+          console.log(
+            JSON.stringify({ ...report, classes: report.classes.map((c) => ({ ...c, thumbnails: undefined })) }),
+          )
         else printReport(report)
         return report.blockers.length ? 1 : 0
       }
@@ -181,43 +213,84 @@ async function main(argv: string[]): Promise<number> {
           console.log(
             table([
               ['id', 'name', 'status', 'model', 'best val', 'test', 'backend', 'created'],
-              ...runs.map((r) => [String(r.id), r.name, r.status, r.modelId, pct(r.bestValAccuracy), pct(r.testAccuracy), r.backend ?? '—', r.createdAt]),
+              ...runs.map((r) => [
+                String(r.id),
+                r.name,
+                r.status,
+                r.modelId,
+                pct(r.bestValAccuracy),
+                pct(r.testAccuracy),
+                r.backend ?? '—',
+                r.createdAt,
+              ]),
             ]),
           )
         return 0
       }
       case 'compare': {
         const runIds = rest.map(Number)
-        const result = await call<{ settings: { field: string; values: unknown[]; differs: boolean }[]; metrics: { name: string; values: (number | null)[] }[]; exampleDiff: { fixed: string[]; broken: string[]; bothWrong: string[] } | null }>(svc, 'runs:compare', { runIds })
+        const result = await call<{
+          settings: { field: string; values: unknown[]; differs: boolean }[]
+          metrics: { name: string; values: (number | null)[] }[]
+          exampleDiff: { fixed: string[]; broken: string[]; bothWrong: string[] } | null
+        }>(svc, 'runs:compare', { runIds })
         const differing = result.settings.filter((s) => s.differs)
         const out = {
           runIds,
           differingSettings: differing,
           metrics: result.metrics,
           exampleDiff: result.exampleDiff
-            ? { fixed: result.exampleDiff.fixed.length, broken: result.exampleDiff.broken.length, bothWrong: result.exampleDiff.bothWrong.length }
+            ? {
+                fixed: result.exampleDiff.fixed.length,
+                broken: result.exampleDiff.broken.length,
+                bothWrong: result.exampleDiff.bothWrong.length,
+              }
             : null,
         }
         if (json) console.log(JSON.stringify(out))
         else {
-          console.log(table([['setting', ...runIds.map((r) => `run ${r}`)], ...differing.map((s) => [s.field, ...s.values.map((v) => JSON.stringify(v))])]))
-          console.log(table([['metric', ...runIds.map((r) => `run ${r}`)], ...result.metrics.map((m) => [m.name, ...m.values.map((v) => (v === null ? '—' : v.toFixed(4)))])]))
-          if (out.exampleDiff) console.log(`B fixed ${out.exampleDiff.fixed}, broke ${out.exampleDiff.broken}, both wrong ${out.exampleDiff.bothWrong}`)
+          console.log(
+            table([
+              ['setting', ...runIds.map((r) => `run ${r}`)],
+              ...differing.map((s) => [s.field, ...s.values.map((v) => JSON.stringify(v))]),
+            ]),
+          )
+          console.log(
+            table([
+              ['metric', ...runIds.map((r) => `run ${r}`)],
+              ...result.metrics.map((m) => [m.name, ...m.values.map((v) => (v === null ? '—' : v.toFixed(4)))]),
+            ]),
+          )
+          if (out.exampleDiff)
+            console.log(
+              `B fixed ${out.exampleDiff.fixed}, broke ${out.exampleDiff.broken}, both wrong ${out.exampleDiff.bothWrong}`,
+            )
         }
         return 0
       }
       case 'export': {
         const [run, outDir] = rest
         if (!run || !outDir) throw new AppError('invalid_input', 'Usage: export RUN OUT_DIR')
-        const res = await call<{ dir: string; files: string[]; agreement: number; maxDifference: number }>(svc, 'runs:export', { runId: Number(run), dir: resolve(outDir) })
+        const res = await call<{ dir: string; files: string[]; agreement: number; maxDifference: number }>(
+          svc,
+          'runs:export',
+          { runId: Number(run), dir: resolve(outDir) },
+        )
         if (json) console.log(JSON.stringify(res))
-        else console.log(`Wrote ${res.files.join(', ')} to ${res.dir}. Re-evaluated: ${pct(res.agreement)} agreement (max difference ${res.maxDifference.toExponential(1)}).`)
+        else
+          console.log(
+            `Wrote ${res.files.join(', ')} to ${res.dir}. Re-evaluated: ${pct(res.agreement)} agreement (max difference ${res.maxDifference.toExponential(1)}).`,
+          )
         return 0
       }
       case 'predict': {
         const [run, image] = rest
-        if (!run || !image || !existsSync(image)) throw new AppError('invalid_input', 'Usage: predict RUN IMAGE (an existing image file)')
-        const res = await call<{ label: string; confidence: number }[]>(svc, 'runs:predict', { runId: Number(run), file: resolve(image) })
+        if (!run || !image || !existsSync(image))
+          throw new AppError('invalid_input', 'Usage: predict RUN IMAGE (an existing image file)')
+        const res = await call<{ label: string; confidence: number }[]>(svc, 'runs:predict', {
+          runId: Number(run),
+          file: resolve(image),
+        })
         if (json) console.log(JSON.stringify(res))
         else console.log(table([['label', 'confidence'], ...res.map((p) => [p.label, pct(p.confidence)])]))
         return 0

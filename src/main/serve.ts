@@ -32,7 +32,10 @@ async function main(): Promise<void> {
     port: Number(arg('port') ?? 0),
     token: process.env.TUNEWISE_TOKEN || undefined,
   })
-  const where = host === '127.0.0.1' || host === 'localhost' ? '' : ` (listening on ${host}; use this machine's address from elsewhere)`
+  const where =
+    host === '127.0.0.1' || host === 'localhost'
+      ? ''
+      : ` (listening on ${host}; use this machine's address from elsewhere)`
   console.log(`Tunewise is running in browser mode${where}. Open this URL:`)
   console.log(server.url)
   console.log(`Data directory: ${dataDir}`)

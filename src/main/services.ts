@@ -70,7 +70,15 @@ export function createServices(opts: ServicesOptions): Services {
     schemaVersion: schemaVersion(db),
     mode: opts.mode,
   })
-  const handlers = createHandlers({ dataDir: opts.dataDir, repos, hub, jobs, datasets, info, pickFolder: opts.pickFolder })
+  const handlers = createHandlers({
+    dataDir: opts.dataDir,
+    repos,
+    hub,
+    jobs,
+    datasets,
+    info,
+    pickFolder: opts.pickFolder,
+  })
   const router = createRouter(handlers, log)
   let closed = false
   return {

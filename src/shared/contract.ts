@@ -50,7 +50,16 @@ export interface RunQuery {
   tag?: string
   search?: string
   starred?: boolean
-  sort?: 'name' | 'createdAt' | 'modelId' | 'datasetId' | 'status' | 'bestValAccuracy' | 'testAccuracy' | 'durationMs' | 'backend'
+  sort?:
+    | 'name'
+    | 'createdAt'
+    | 'modelId'
+    | 'datasetId'
+    | 'status'
+    | 'bestValAccuracy'
+    | 'testAccuracy'
+    | 'durationMs'
+    | 'backend'
   desc?: boolean
 }
 
@@ -109,7 +118,17 @@ export const contract = {
       search: z.string().max(200).optional(),
       starred: z.boolean().optional(),
       sort: z
-        .enum(['name', 'createdAt', 'modelId', 'datasetId', 'status', 'bestValAccuracy', 'testAccuracy', 'durationMs', 'backend'])
+        .enum([
+          'name',
+          'createdAt',
+          'modelId',
+          'datasetId',
+          'status',
+          'bestValAccuracy',
+          'testAccuracy',
+          'durationMs',
+          'backend',
+        ])
         .optional(),
       desc: z.boolean().optional(),
     }),
@@ -150,7 +169,9 @@ export const contract = {
         /** A dropped image as a data URL (browser mode has no file path). */
         dataUrl: z.string().max(30_000_000).optional(),
       })
-      .refine((v) => (v.file === undefined) !== (v.dataUrl === undefined), { message: 'Give a file or an image, not both.' }),
+      .refine((v) => (v.file === undefined) !== (v.dataUrl === undefined), {
+        message: 'Give a file or an image, not both.',
+      }),
     output: out<{ label: string; confidence: number }[]>(),
   },
   'runs:evaluation': {

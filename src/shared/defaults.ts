@@ -31,5 +31,10 @@ export function defaultRunConfig(modelId: string, datasetId: string, name = 'Run
 export const hyperPresets: Record<'quick' | 'balanced' | 'thorough', Partial<HyperParams>> = {
   quick: { epochs: 10, learningRate: 2e-3, batchSize: 32 },
   balanced: { epochs: 20, learningRate: 1e-3, batchSize: 16 },
-  thorough: { epochs: 60, learningRate: 5e-4, batchSize: 16, schedule: { kind: 'cosine', stepEvery: 10, gamma: 0.5, patience: 3 } },
+  thorough: {
+    epochs: 60,
+    learningRate: 5e-4,
+    batchSize: 16,
+    schedule: { kind: 'cosine', stepEvery: 10, gamma: 0.5, patience: 3 },
+  },
 }

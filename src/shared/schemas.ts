@@ -5,7 +5,16 @@ const finite = z.number().finite()
 const fraction = finite.min(0).max(1)
 
 export const splitRatiosSchema = z
-  .strictObject({ train: fraction, val: fraction, test: fraction, seed: z.number().int().min(0).max(2 ** 31 - 1) })
+  .strictObject({
+    train: fraction,
+    val: fraction,
+    test: fraction,
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1),
+  })
   .refine((r) => Math.abs(r.train + r.val + r.test - 1) < 1e-6, {
     message: 'Train, validation and test must add up to 100%.',
   })
@@ -43,7 +52,11 @@ export const hyperParamsSchema = z.strictObject({
     restoreBest: z.boolean(),
   }),
   classWeights: z.enum(['none', 'auto']),
-  seed: z.number().int().min(0).max(2 ** 31 - 1),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 31 - 1),
 })
 
 export const runConfigSchema = z.strictObject({

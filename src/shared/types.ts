@@ -79,7 +79,14 @@ export interface DatasetReport {
   /** Classes with fewer images than `minPerClass`. */
   tinyClasses: string[]
   minPerClass: number
-  sizes: { minWidth: number; maxWidth: number; minHeight: number; maxHeight: number; medianWidth: number; medianHeight: number }
+  sizes: {
+    minWidth: number
+    maxWidth: number
+    minHeight: number
+    maxHeight: number
+    medianWidth: number
+    medianHeight: number
+  }
   /** True when the folder had train/ val/ test/ at the top: that split is respected. */
   givenSplit: boolean
   /** Files and classes the user excluded; not part of any split or run. */

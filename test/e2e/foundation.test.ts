@@ -35,10 +35,16 @@ describe('browser mode', () => {
 
     const schema = page.locator('[data-testid="status-schema"]')
     await schema.waitFor()
-    await page.waitForFunction(() => document.querySelector('[data-testid="status-schema"]')?.getAttribute('data-value'))
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="status-schema"]')?.getAttribute('data-value'),
+    )
     const dbSchema = spawnSync(
       process.execPath,
-      ['-e', `const D=require('better-sqlite3');const d=new D(process.argv[1],{readonly:true});console.log(d.pragma('user_version',{simple:true}))`, join(app.dataDir, 'tunewise.db')],
+      [
+        '-e',
+        `const D=require('better-sqlite3');const d=new D(process.argv[1],{readonly:true});console.log(d.pragma('user_version',{simple:true}))`,
+        join(app.dataDir, 'tunewise.db'),
+      ],
       { cwd: root, encoding: 'utf8' },
     ).stdout.trim()
     expect(await schema.getAttribute('data-value')).toBe(dbSchema)

@@ -28,16 +28,19 @@ describe('router', () => {
     expect(new Set(eventNames).size).toBe(eventNames.length)
   })
 
-  it.each(Object.keys(contract) as Channel[])('answers invalid_input for malformed %s without reaching the handler', async (channel) => {
-    const { handlers, reached } = spyHandlers()
-    const router = createRouter(handlers)
-    for (const payload of malformed) {
-      const result = await router.call(channel, payload)
-      expect(result.ok).toBe(false)
-      if (!result.ok) expect(result.error.code).toBe('invalid_input')
-    }
-    expect(reached.has(channel)).toBe(false)
-  })
+  it.each(Object.keys(contract) as Channel[])(
+    'answers invalid_input for malformed %s without reaching the handler',
+    async (channel) => {
+      const { handlers, reached } = spyHandlers()
+      const router = createRouter(handlers)
+      for (const payload of malformed) {
+        const result = await router.call(channel, payload)
+        expect(result.ok).toBe(false)
+        if (!result.ok) expect(result.error.code).toBe('invalid_input')
+      }
+      expect(reached.has(channel)).toBe(false)
+    },
+  )
 
   it('passes parsed input (with defaults) to the handler', async () => {
     const { handlers, reached } = spyHandlers()

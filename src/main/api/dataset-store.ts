@@ -10,7 +10,14 @@ import type { DatasetReport, RunConfig, SplitRatios, SplitSummary } from '../../
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
-import { datasetBlockers, datasetId, makeSyntheticDataset, scanDataset, splitDataset, thumbnailDataUrl } from '../ml/data'
+import {
+  datasetBlockers,
+  datasetId,
+  makeSyntheticDataset,
+  scanDataset,
+  splitDataset,
+  thumbnailDataUrl,
+} from '../ml/data'
 
 export interface DatasetFile {
   file: string
@@ -76,13 +83,15 @@ export class DatasetStore {
 
   get(id: string): DatasetReport {
     const report = this.repos.datasets.get(id)
-    if (!report) throw new AppError('not_found', 'That dataset is not known any more. Choose its folder again on the Data step.')
+    if (!report)
+      throw new AppError('not_found', 'That dataset is not known any more. Choose its folder again on the Data step.')
     return report
   }
 
   files(id: string): DatasetFile[] {
     const file = this.filesPath(id)
-    if (!existsSync(file)) throw new AppError('not_found', 'The file list of this dataset is missing. Import the folder again.')
+    if (!existsSync(file))
+      throw new AppError('not_found', 'The file list of this dataset is missing. Import the folder again.')
     return JSON.parse(readFileSync(file, 'utf8')) as DatasetFile[]
   }
 

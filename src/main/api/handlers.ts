@@ -72,7 +72,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'datasets:import': ({ path }) => datasets.import(path),
     'datasets:sample': () => datasets.sample(),
     'datasets:get': ({ datasetId }) => datasets.get(datasetId),
-    'datasets:exclude': ({ datasetId, files, classes, restore }) => datasets.exclude(datasetId, files, classes, restore),
+    'datasets:exclude': ({ datasetId, files, classes, restore }) =>
+      datasets.exclude(datasetId, files, classes, restore),
     'datasets:thumbnails': ({ datasetId, files }) => datasets.thumbnails(datasetId, files),
 
     'splits:preview': ({ datasetId, ratios }) => {
@@ -86,7 +87,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       const report = datasets.get(config.datasetId)
       return { runId: jobs.start(config, report.path) }
     },
-    'runs:estimate': ({ config }) => models.estimate(config, datasets.split(config.datasetId, config.split).assignment.length),
+    'runs:estimate': ({ config }) =>
+      models.estimate(config, datasets.split(config.datasetId, config.split).assignment.length),
     'runs:cancel': ({ runId }) => ({ cancelled: jobs.cancel(runId) }),
     'runs:active': () => {
       const s = jobs.status()

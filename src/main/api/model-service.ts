@@ -34,14 +34,16 @@ export class ModelService {
 
   async card(modelId: string): Promise<ModelCard> {
     const card = (await this.list()).find((m) => m.id === modelId)
-    if (!card) throw new AppError('not_found', `The model '${modelId}' is not in the catalogue. Pick another on the Model step.`)
+    if (!card)
+      throw new AppError('not_found', `The model '${modelId}' is not in the catalogue. Pick another on the Model step.`)
     return card
   }
 
   async requireAvailable(modelId: string): Promise<ModelCard> {
     const card = await this.card(modelId)
     if (!card.supported) throw new AppError('conflict', card.unsupportedReason ?? `${card.name} is not supported yet.`)
-    if (!card.available) throw new AppError('conflict', `${card.name} is not on this machine yet. Download it on the Model step first.`)
+    if (!card.available)
+      throw new AppError('conflict', `${card.name} is not on this machine yet. Download it on the Model step first.`)
     return card
   }
 
@@ -84,7 +86,8 @@ export class ModelService {
   ): Promise<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }> {
     const card = await this.card(config.modelId)
     const { detectBackend } = await import('../ml/backend-detect')
-    const perImage = (SECONDS_PER_IMAGE[detectBackend(process.env.TUNEWISE_BACKEND).backend] ?? 0.1) *
+    const perImage =
+      (SECONDS_PER_IMAGE[detectBackend(process.env.TUNEWISE_BACKEND).backend] ?? 0.1) *
       ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
     const extractionSeconds = config.augment.enabled ? 0 : images * perImage
     // Head epochs on cached features are cheap; with augmentation every epoch runs the base.
@@ -98,7 +101,10 @@ export class ModelService {
     const art = run.artifacts.find((a) => a.kind === 'model')
     const dir = art?.path ?? join(this.dataDir, 'runs', String(run.id), 'model')
     if (!existsSync(join(dir, 'model.json')))
-      throw new AppError('not_found', 'The trained model of this run is missing from the data folder. Train the run again.')
+      throw new AppError(
+        'not_found',
+        'The trained model of this run is missing from the data folder. Train the run again.',
+      )
     return dir
   }
 

@@ -114,7 +114,8 @@ export class JobManager {
 
   /** Kills the running job (app quit). Its run is marked interrupted. */
   shutdown(): void {
-    for (const q of this.queue.splice(0)) this.finish(q.runId, 'interrupted', { error: 'Tunewise was closed before this run started.' })
+    for (const q of this.queue.splice(0))
+      this.finish(q.runId, 'interrupted', { error: 'Tunewise was closed before this run started.' })
     if (this.active && !this.active.finished) this.active.proc.kill()
   }
 
@@ -183,7 +184,15 @@ export class JobManager {
         for (const [key, value] of Object.entries(values)) {
           if (!Number.isFinite(value)) continue
           const isVal = key.startsWith('val_')
-          points.push({ phase, epoch, step: null, split: isVal ? 'val' : 'train', name: isVal ? key.slice(4) : key, value, t })
+          points.push({
+            phase,
+            epoch,
+            step: null,
+            split: isVal ? 'val' : 'train',
+            name: isVal ? key.slice(4) : key,
+            value,
+            t,
+          })
           if (key === 'val_acc' && (job.bestVal === null || value > job.bestVal)) job.bestVal = value
         }
         runs.addMetrics(job.runId, points)
@@ -253,7 +262,12 @@ export class JobManager {
   private finish(
     runId: number,
     status: RunStatus,
-    fields: { error?: string | null; bestValAccuracy?: number | null; testAccuracy?: number | null; durationMs?: number },
+    fields: {
+      error?: string | null
+      bestValAccuracy?: number | null
+      testAccuracy?: number | null
+      durationMs?: number
+    },
   ): void {
     this.opts.runs.setStatus(runId, status, { ...fields, finishedAt: new Date().toISOString() })
     this.opts.hub.emit('run:status', { runId, status, error: fields.error ?? null })

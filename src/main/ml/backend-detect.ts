@@ -25,7 +25,8 @@ export function detectBackend(forced?: string): { backend: BackendName; reason: 
       return false
     }
   }
-  if (has('@tensorflow/tfjs-node-gpu')) return { backend: 'tensorflow-gpu', reason: 'TensorFlow with GPU support is installed.' }
+  if (has('@tensorflow/tfjs-node-gpu'))
+    return { backend: 'tensorflow-gpu', reason: 'TensorFlow with GPU support is installed.' }
   if (has('@tensorflow/tfjs-node')) return { backend: 'tensorflow', reason: 'Native TensorFlow (CPU) is installed.' }
   if (has('@tensorflow/tfjs-backend-wasm'))
     return { backend: 'wasm', reason: 'Native TensorFlow is not installed here; WebAssembly is the fastest available.' }
