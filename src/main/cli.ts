@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { defaultRunConfig } from '../shared/defaults'
 import { runConfigSchema } from '../shared/schemas'
+import { ZodError } from 'zod'
 import type { DatasetReport, RunConfig, RunDetail } from '../shared/types'
 import { AppError } from './errors'
 import { forkLauncher } from './jobs/job-process'
@@ -24,6 +25,28 @@ const HELP = `Tunewise command line
   npm run tunewise -- export RUN OUT_DIR          write the trained model (TF.js layers + metadata)
   npm run tunewise -- predict RUN IMAGE           classify one image with a trained run
   npm run demo                                    make a synthetic dataset and fine-tune on it
+
+Add --json to any command for machine-readable output (train prints one JSON object as its last line).
+
+--config run.json holds any part of a run's settings; what it leaves out keeps its default, section
+by section (objects merge key by key, arrays and values replace). For example:
+
+  { "name": "small lr", "hyper": { "learningRate": 0.0003, "epochs": 5 } }
+
+Sections and their defaults:
+  split   { "train": 0.7, "val": 0.15, "test": 0.15, "seed": 42 }
+  freeze  { "preset": "feature-extraction" | "top-blocks" | "full" | "custom", "topBlocks": 2,
+            "trainableLayers": [] }
+  head    { "units": [], "dropout": 0.2, "initializer": "glorot" | "he", "l1": 0, "l2": 0.0001 }
+  hyper   { "optimizer": "adam" | "sgd" | "momentum" | "rmsprop" | "adagrad", "learningRate": 0.001,
+            "momentum": 0.9, "batchSize": 16, "epochs": 20, "seed": 42, "classWeights": "auto" | "none",
+            "schedule": { "kind": "constant" | "step" | "cosine" | "plateau", "stepEvery": 10,
+                          "gamma": 0.5, "patience": 3 },
+            "earlyStopping": { "enabled": true, "patience": 5, "restoreBest": true } }
+  phase2  { "enabled": false, "lrFactor": 0.1, "epochs": 5 }
+  augment { "enabled": false, "flip": true, "crop": true, "rotate": false, "brightness": true }
+A settings file saved from the app works as it is. "datasetId" is always the folder given with --data;
+--model overrides "modelId".
 
 Data lives in ${defaultDataDir()} (set TUNEWISE_HOME to change it).`
 
@@ -54,6 +77,14 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n')
 }
 
+/** A run id from the command line, or an AppError saying what was expected. */
+function runId(arg: string | undefined, usage: string): number {
+  const id = Number(arg)
+  if (!arg || !Number.isInteger(id) || id < 1)
+    throw new AppError('invalid_input', `'${arg ?? ''}' is not a run number. Usage: ${usage} (see \`runs\`).`)
+  return id
+}
+
 async function call<T>(svc: Services, channel: string, payload: unknown): Promise<T> {
   const result = await svc.router.call(channel, payload)
   if (!result.ok) throw new AppError(result.error.code, result.error.message)
@@ -72,18 +103,62 @@ function printReport(r: DatasetReport): void {
   for (const b of r.blockers) console.log(`  cannot train: ${b}`)
 }
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * Merges `given` onto `base` key by key: nested objects merge, arrays and scalars replace, so a
+ * config file can hold only the fields it changes. Neither argument is modified.
+ */
+function deepMerge(base: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(given)) {
+    const current = out[key]
+    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value
+  }
+  return out
+}
+
+/** Reads a --config file and merges it onto `defaults`; throws an AppError that names the problem. */
+function loadConfig(file: string, defaults: RunConfig, overrides: Partial<RunConfig>): RunConfig {
+  if (!existsSync(file)) throw new AppError('invalid_input', `The config file ${file} does not exist.`)
+  let given: unknown
+  try {
+    given = JSON.parse(readFileSync(file, 'utf8'))
+  } catch (err) {
+    throw new AppError('invalid_input', `The config file ${file} is not valid JSON: ${(err as Error).message}`)
+  }
+  if (!isPlainObject(given))
+    throw new AppError('invalid_input', `The config file ${file} must hold a JSON object, like {"hyper": {"epochs": 5}}.`)
+  const merged = deepMerge(defaults as unknown as Record<string, unknown>, { ...given, ...overrides })
+  try {
+    return runConfigSchema.parse(merged)
+  } catch (err) {
+    if (!(err instanceof ZodError)) throw err
+    const problems = err.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ')
+    throw new AppError('invalid_input', `The config file ${file} has settings Tunewise cannot use: ${problems}`)
+  }
+}
+
 async function train(svc: Services, args: Args, json: boolean): Promise<number> {
   const data = args.flags.data
   if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the image folder: train --data DIR')
   const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(data) })
   if (!json) printReport(report)
-  const modelId = typeof args.flags.model === 'string' ? args.flags.model : DEFAULT_MODEL
-  let config: RunConfig = defaultRunConfig(modelId, report.id, `CLI · ${report.path.split(/[\\/]/).pop()}`)
-  if (typeof args.flags.config === 'string') {
-    const given = JSON.parse(readFileSync(resolve(args.flags.config), 'utf8')) as Partial<RunConfig>
-    config = { ...config, ...given, modelId, datasetId: report.id }
-    config = runConfigSchema.parse(config)
-  }
+  if (report.blockers.length)
+    throw new AppError('invalid_input', `Cannot train on ${report.path}: ${report.blockers.join(' ')}`)
+  const flagModel = typeof args.flags.model === 'string' ? args.flags.model : undefined
+  let config: RunConfig = defaultRunConfig(
+    flagModel ?? DEFAULT_MODEL,
+    report.id,
+    `CLI · ${report.path.split(/[\\/]/).pop()}`,
+  )
+  if (typeof args.flags.config === 'string')
+    config = loadConfig(resolve(args.flags.config), config, {
+      datasetId: report.id,
+      ...(flagModel ? { modelId: flagModel } : {}),
+    })
   const { runId } = await call<{ runId: number }>(svc, 'runs:start', { config })
   let lastLine = ''
   const off = svc.hub.subscribe((event, payload) => {
@@ -228,7 +303,8 @@ async function main(argv: string[]): Promise<number> {
         return 0
       }
       case 'compare': {
-        const runIds = rest.map(Number)
+        if (rest.length < 2) throw new AppError('invalid_input', 'Give two or more runs: compare RUN_A RUN_B')
+        const runIds = rest.map((r) => runId(r, 'compare RUN_A RUN_B [...]'))
         const result = await call<{
           settings: { field: string; values: unknown[]; differs: boolean }[]
           metrics: { name: string; values: (number | null)[] }[]
@@ -274,7 +350,7 @@ async function main(argv: string[]): Promise<number> {
         const res = await call<{ dir: string; files: string[]; agreement: number; maxDifference: number }>(
           svc,
           'runs:export',
-          { runId: Number(run), dir: resolve(outDir) },
+          { runId: runId(run, 'export RUN OUT_DIR'), dir: resolve(outDir) },
         )
         if (json) console.log(JSON.stringify(res))
         else
@@ -288,7 +364,7 @@ async function main(argv: string[]): Promise<number> {
         if (!run || !image || !existsSync(image))
           throw new AppError('invalid_input', 'Usage: predict RUN IMAGE (an existing image file)')
         const res = await call<{ label: string; confidence: number }[]>(svc, 'runs:predict', {
-          runId: Number(run),
+          runId: runId(run, 'predict RUN IMAGE'),
           file: resolve(image),
         })
         if (json) console.log(JSON.stringify(res))

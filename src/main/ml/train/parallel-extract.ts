@@ -29,7 +29,8 @@ export interface ParallelFeatureOptions extends FeatureOptions {
   workers?: number
   /**
    * A shard smaller than this is not worth a process (each worker spends ~1-2 s starting TF.js and loading the
-   * weights): fewer workers are used, and with one left the work runs in this process. Default 16 images.
+   * weights, about as long as 20 images take): fewer workers are used, and with one left the work runs in this process.
+   * Default 32 images.
    */
   minImagesPerWorker?: number
   /** Backend the workers start (wasm, cpu, tensorflow…). Default: the backend this process runs on. */
@@ -225,7 +226,7 @@ export async function extractFeaturesParallel(
       const p = await cachePath(opts, cacheDir, f)
       if (!existsSync(p) || statSync(p).size !== perImage) todo.push(f)
     }
-    const minPer = Math.max(1, opts.minImagesPerWorker ?? 16)
+    const minPer = Math.max(1, opts.minImagesPerWorker ?? 32)
     const n = Math.min(wanted, Math.floor(todo.length / minPer))
     if (n < 2) return await extractFeatures(base, files, opts)
     const cached = files.length - todo.length

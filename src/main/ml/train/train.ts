@@ -235,6 +235,18 @@ class Run {
     if (this.io.shouldStop()) throw cancelledError()
   }
 
+  private lastYield = Date.now()
+
+  /**
+   * fit() chains promises that resolve as microtasks, which starves the process's message queue:
+   * a cancel message would only be read after training. Yield a macrotask turn every 50 ms.
+   */
+  async yieldToEvents(): Promise<void> {
+    if (Date.now() - this.lastYield < 50) return
+    await new Promise<void>((ok) => setImmediate(ok))
+    this.lastYield = Date.now()
+  }
+
   /** Trains `spec.model` epoch by epoch with schedule, early stopping, class weights, NaN and stop checks. */
   async fitPhase(spec: PhaseSpec, classWeight: Record<number, number> | undefined): Promise<void> {
     const { tf } = this
@@ -270,6 +282,7 @@ class Run {
             callbacks: {
               onBatchEnd: async (batch, logs) => {
                 batchesDone++
+                await this.yieldToEvents()
                 const loss = logs?.loss ?? NaN
                 if (!Number.isFinite(loss)) {
                   nanAt = epoch + 1

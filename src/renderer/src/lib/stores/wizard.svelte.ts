@@ -53,6 +53,12 @@ class WizardStore {
 
   /** Loads models, the saved draft and any active run; then keeps the draft saved. */
   async init(): Promise<void> {
+    // Registered before the awaits below: a run that ends while they load still opens its results.
+    run.onFinished((runId, status) => {
+      if (status !== 'succeeded') return
+      this.resultsRunId = runId
+      if (this.step === 'train') this.step = 'results'
+    })
     const [models, draftRes, activeId] = await Promise.all([
       api.invoke('models:list', {}).catch((err: unknown) => {
         this.modelsError = errorText(err)
@@ -66,18 +72,14 @@ class WizardStore {
     if (draft) {
       this.config = draft.config
       this.nameEdited = draft.nameEdited
-      this.resultsRunId = draft.resultsRunId
+      this.resultsRunId ??= draft.resultsRunId
       if (draft.config.datasetId) await this.loadDataset(draft.config.datasetId, false)
     }
     if (!this.model) this.preselectModel()
     if (this.report) await this.previewSplitNow()
-    if (activeId !== null) this.step = 'train'
+    if (activeId !== null)
+      this.step = run.status === 'succeeded' && this.resultsRunId === activeId ? 'results' : 'train'
     else if (draft) this.step = this.furthestReachable(draft.step)
-    run.onFinished((runId, status) => {
-      if (status !== 'succeeded') return
-      this.resultsRunId = runId
-      if (this.step === 'train') this.step = 'results'
-    })
     this.ready = true
     addEventListener('pagehide', () => this.flushDraft())
     document.addEventListener('visibilitychange', () => {

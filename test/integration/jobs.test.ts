@@ -1,0 +1,165 @@
+/**
+ * Training jobs in their own process, through the real services: cancel, kill -9, queueing,
+ * crash recovery at start-up. A tiny imported model keeps it fast; the worker is the built one.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import type { SymbolicTensor } from '@tensorflow/tfjs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defaultRunConfig } from '../../src/shared/defaults'
+import type { DatasetReport, ModelCard, RunConfig, RunDetail } from '../../src/shared/types'
+import { getTf, initBackend } from '../../src/main/ml/backend'
+import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
+import { saveModelFolder } from '../../src/main/ml/export/export'
+import { forkLauncher } from '../../src/main/jobs/job-process'
+import { createServices, INTERRUPTED_AT_START, type Services } from '../../src/main/services'
+
+const workerScript = resolve(__dirname, '../../out/main/job-worker.js')
+const root = mkdtempSync(join(tmpdir(), 'tw-jobs-'))
+const dataDir = join(root, 'home')
+let svc: Services
+let modelId: string
+let datasetId: string
+
+async function call<T>(channel: string, payload: unknown): Promise<T> {
+  const r = await svc.router.call(channel, payload)
+  if (!r.ok) throw new Error(`${channel}: ${r.error.code} ${r.error.message}`)
+  return r.value as T
+}
+
+function open(): Services {
+  return createServices({ dataDir, mode: 'browser', launcher: forkLauncher, workerScript, log: () => {} })
+}
+
+/** Resolves at the first progress event of the given stage for a run. */
+function waitForStage(runId: number, stage: string): Promise<void> {
+  return new Promise((ok) => {
+    const off = svc.hub.subscribe((event, payload) => {
+      const p = payload as { runId: number; stage: string }
+      if (event === 'run:progress' && p.runId === runId && p.stage === stage) {
+        off()
+        ok()
+      }
+    })
+  })
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function longConfig(name: string): RunConfig {
+  const config = defaultRunConfig(modelId, datasetId, name)
+  config.hyper.epochs = 1000
+  config.hyper.batchSize = 8
+  config.hyper.earlyStopping.enabled = false
+  return config
+}
+
+beforeAll(async () => {
+  if (!existsSync(workerScript)) throw new Error('Build first: npm run build (npm test does).')
+  await initBackend('cpu')
+  const tf = getTf()
+  const input = tf.input({ shape: [32, 32, 3] })
+  let x = tf.layers.conv2d({ filters: 4, kernelSize: 3, strides: 2, name: 'conv' }).apply(input) as SymbolicTensor
+  x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as SymbolicTensor
+  x = tf.layers.dense({ units: 8, activation: 'relu', name: 'features' }).apply(x) as SymbolicTensor
+  const out = tf.layers.dense({ units: 2, activation: 'softmax', name: 'old_head' }).apply(x) as SymbolicTensor
+  const modelDir = join(root, 'tiny-model')
+  await saveModelFolder(tf.model({ inputs: input, outputs: out }), modelDir)
+
+  svc = open()
+  modelId = (await call<ModelCard>('models:import', { path: modelDir })).id
+  await makeSyntheticDataset(join(root, 'shapes'), { perClass: 8, size: 32, seed: 3, classes: ['circle', 'square'] })
+  datasetId = (await call<DatasetReport>('datasets:import', { path: join(root, 'shapes') })).id
+})
+
+afterAll(() => {
+  svc?.close()
+  rmSync(root, { recursive: true, force: true })
+})
+
+describe('training jobs', () => {
+  it('runs one job at a time: a second run waits in the queue', async () => {
+    const first = await call<{ runId: number }>('runs:start', { config: longConfig('first') })
+    const second = await call<{ runId: number }>('runs:start', { config: longConfig('second') })
+    const active = await call<{ runId: number; queued: number[] }>('runs:active', {})
+    expect(active.runId).toBe(first.runId)
+    expect(active.queued).toEqual([second.runId])
+    expect((await call<RunDetail>('runs:get', { runId: second.runId })).status).toBe('queued')
+    // Cancelling a queued run never starts it.
+    await call('runs:cancel', { runId: second.runId })
+    expect((await call<RunDetail>('runs:get', { runId: second.runId })).status).toBe('cancelled')
+    await call('runs:cancel', { runId: first.runId })
+    await svc.jobs.whenIdle()
+  })
+
+  it('cancel mid-training gives cancelled and the job process exits', async () => {
+    const { runId } = await call<{ runId: number }>('runs:start', { config: longConfig('cancel me') })
+    await waitForStage(runId, 'training')
+    const pid = svc.jobs.status().pid!
+    expect(isAlive(pid)).toBe(true)
+    expect(await call('runs:cancel', { runId })).toEqual({ cancelled: true })
+    await svc.jobs.whenIdle()
+    const run = await call<RunDetail>('runs:get', { runId })
+    expect(run.status).toBe('cancelled')
+    expect(run.finishedAt).not.toBeNull()
+    expect(isAlive(pid)).toBe(false)
+    expect(svc.db.pragma('integrity_check', { simple: true })).toBe('ok')
+  })
+
+  it('kill -9 of the job gives interrupted with a reason and touches no other run', async () => {
+    const before = await call<Record<number, unknown[]>>('runs:metrics', { runIds: [1, 2, 3] })
+    const { runId } = await call<{ runId: number }>('runs:start', { config: longConfig('kill me') })
+    await waitForStage(runId, 'training')
+    process.kill(svc.jobs.status().pid!, 'SIGKILL')
+    await svc.jobs.whenIdle()
+    const run = await call<RunDetail>('runs:get', { runId })
+    expect(run.status).toBe('interrupted')
+    expect(run.error).toMatch(/killed \(SIGKILL\)/)
+    expect(await call('runs:metrics', { runIds: [1, 2, 3] })).toEqual(before)
+    expect(svc.db.pragma('integrity_check', { simple: true })).toBe('ok')
+  })
+
+  it('a run left running by a crash is interrupted at the next start, with the reason', async () => {
+    const runId = svc.repos.runs.create(longConfig('crashed'))
+    svc.repos.runs.setStatus(runId, 'running', { startedAt: new Date().toISOString() })
+    svc.close()
+    svc = open()
+    const run = await call<RunDetail>('runs:get', { runId })
+    expect(run.status).toBe('interrupted')
+    expect(run.error).toBe(INTERRUPTED_AT_START)
+  })
+
+  it('refuses to start on a dataset with a single class, before any process starts', async () => {
+    await makeSyntheticDataset(join(root, 'one'), { perClass: 4, size: 32, seed: 1, classes: ['circle'] })
+    const one = await call<DatasetReport>('datasets:import', { path: join(root, 'one') })
+    expect(one.blockers.join(' ')).toMatch(/one class/i)
+    const result = await svc.router.call('runs:start', { config: defaultRunConfig(modelId, one.id, 'x') })
+    expect(result.ok).toBe(false)
+    if (!result.ok) expect(result.error.message).toMatch(/one class/i)
+    expect(svc.jobs.status().runId).toBeNull()
+  })
+
+  it('finishes a short run with metrics, evaluations and a model', async () => {
+    const config = defaultRunConfig(modelId, datasetId, 'short')
+    config.hyper.epochs = 3
+    const { runId } = await call<{ runId: number }>('runs:start', { config })
+    await svc.jobs.whenIdle()
+    const run = await call<RunDetail>('runs:get', { runId })
+    expect(run.status).toBe('succeeded')
+    expect(run.backend).toBeTruthy()
+    expect(run.evaluations.map((e) => e.split).sort()).toEqual(['test', 'val'])
+    const metrics = (
+      await call<Record<number, { name: string; split: string }[]>>('runs:metrics', { runIds: [runId] })
+    )[runId]!
+    expect(metrics.filter((m) => m.name === 'loss' && m.split === 'train')).toHaveLength(3)
+    expect(run.artifacts.some((a) => a.kind === 'model' && existsSync(join(a.path, 'model.json')))).toBe(true)
+  })
+})
