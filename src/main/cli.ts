@@ -130,7 +130,10 @@ function loadConfig(file: string, defaults: RunConfig, overrides: Partial<RunCon
     throw new AppError('invalid_input', `The config file ${file} is not valid JSON: ${(err as Error).message}`)
   }
   if (!isPlainObject(given))
-    throw new AppError('invalid_input', `The config file ${file} must hold a JSON object, like {"hyper": {"epochs": 5}}.`)
+    throw new AppError(
+      'invalid_input',
+      `The config file ${file} must hold a JSON object, like {"hyper": {"epochs": 5}}.`,
+    )
   const merged = deepMerge(defaults as unknown as Record<string, unknown>, { ...given, ...overrides })
   try {
     return runConfigSchema.parse(merged)

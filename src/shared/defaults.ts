@@ -7,8 +7,9 @@ export const defaultHyper: HyperParams = {
   momentum: 0.9,
   schedule: { kind: 'constant', stepEvery: 10, gamma: 0.5, patience: 3 },
   batchSize: 16,
-  epochs: 20,
-  earlyStopping: { enabled: true, patience: 5, restoreBest: true },
+  // Head epochs on cached features cost milliseconds; 50 with early stopping matches Teachable Machine.
+  epochs: 50,
+  earlyStopping: { enabled: true, patience: 8, restoreBest: true },
   classWeights: 'auto',
   seed: 42,
 }
@@ -29,10 +30,10 @@ export function defaultRunConfig(modelId: string, datasetId: string, name = 'Run
 
 /** Hyperparameter presets offered by the wizard. */
 export const hyperPresets: Record<'quick' | 'balanced' | 'thorough', Partial<HyperParams>> = {
-  quick: { epochs: 10, learningRate: 2e-3, batchSize: 32 },
-  balanced: { epochs: 20, learningRate: 1e-3, batchSize: 16 },
+  quick: { epochs: 20, learningRate: 2e-3, batchSize: 32 },
+  balanced: { epochs: 50, learningRate: 1e-3, batchSize: 16 },
   thorough: {
-    epochs: 60,
+    epochs: 100,
     learningRate: 5e-4,
     batchSize: 16,
     schedule: { kind: 'cosine', stepEvery: 10, gamma: 0.5, patience: 3 },

@@ -147,7 +147,7 @@ export interface HyperParams {
   schedule: { kind: ScheduleKind; stepEvery: number; gamma: number; patience: number }
   /** Images per batch. Default 16. */
   batchSize: number
-  /** Epochs of phase 1. Default 20. */
+  /** Epochs of phase 1. Default 50. */
   epochs: number
   earlyStopping: { enabled: boolean; patience: number; restoreBest: boolean }
   classWeights: 'none' | 'auto'

@@ -1,0 +1,185 @@
+/**
+ * The wizard end to end in Chromium against the built app and the real engine (WASM): sample data with
+ * every default to Results in a handful of clicks, a reload mid-run, export, cancel, and a dataset
+ * with a single class. One data directory for the file; the tests run in order and share one run.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import type { Browser, Locator, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchBrowser, openPage, startServe, type App } from './harness'
+
+const TRAINING_MS = 240_000
+
+/**
+ * One number that grows as a run advances on the Train screen: the stage, then the progress bar's
+ * percentage within it (extraction images, or epochs and batches while training). A string, not a
+ * function, so the test transform cannot add helpers the page does not have.
+ */
+const PROGRESS_KEY = `(() => {
+  const stages = ['loading', 'extracting', 'training', 'evaluating', 'exporting']
+  const stage = document.querySelector('[data-testid="stage"]')?.getAttribute('data-value') ?? ''
+  const bar = document.querySelector('[data-testid="train-progress"] [role="progressbar"]')
+  const pct = Number(bar?.getAttribute('aria-valuenow') ?? 0)
+  return stages.indexOf(stage) * 1000 + pct
+})()`
+
+let browser: Browser
+let app: App
+let page: Page
+let clicks = 0
+let runId = ''
+const scratch = mkdtempSync(join(tmpdir(), 'tunewise-wizard-e2e-'))
+
+/** Every click of the main flow goes through here, so the count below is the count a user makes. */
+async function click(target: Locator): Promise<void> {
+  clicks++
+  await target.click()
+}
+
+function pageErrors(p: Page): string[] {
+  return (p as Page & { errors?: string[] }).errors ?? []
+}
+
+beforeAll(async () => {
+  ;[browser, app] = await Promise.all([launchBrowser(), startServe()])
+  page = await openPage(browser, app.url)
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await app?.stop()
+  rmSync(scratch, { recursive: true, force: true })
+})
+
+describe('sample data with every default', () => {
+  it('gets from a fresh start to a running training with the defaults', async () => {
+    await page.locator('[data-step="model"][aria-current="step"]').waitFor()
+    // The bundled model is preselected: Next goes straight on.
+    await expect(page.locator('[data-testid="model-card"][aria-pressed="true"]').count()).resolves.toBe(1)
+    await click(page.locator('[data-testid="next"]'))
+
+    await click(page.locator('[data-testid="use-sample"]'))
+    await page.locator('[data-testid="data-report"]').waitFor({ timeout: 120_000 })
+    expect(Number(await page.locator('[data-testid="data-total"]').textContent())).toBe(160)
+    expect(Number(await page.locator('[data-testid="data-classes"]').textContent())).toBeGreaterThanOrEqual(2)
+    await click(page.locator('[data-testid="next"]:enabled'))
+
+    await page.locator('[data-testid="split-table"]').waitFor()
+    await click(page.locator('[data-testid="next"]:enabled'))
+    await page.locator('[data-step="freeze"][aria-current="step"]').waitFor()
+    await click(page.locator('[data-testid="next"]:enabled'))
+    await page.locator('[data-step="hyper"][aria-current="step"]').waitFor()
+    await click(page.locator('[data-testid="next"]:enabled'))
+
+    await click(page.locator('[data-testid="start-training"]:enabled'))
+    await page.locator('[data-testid="run-status"][data-value="running"]').waitFor({ timeout: 60_000 })
+    runId = (await page.locator('[data-testid="run-id"]').getAttribute('data-value')) ?? ''
+    expect(Number(runId)).toBeGreaterThan(0)
+  })
+
+  it('shows the same run still progressing after a page reload', async () => {
+    expect(runId).not.toBe('')
+    // Wait for real progress (extraction images counted, or epochs under way) before reloading.
+    await page.waitForFunction(`${PROGRESS_KEY} > 1000`, undefined, { timeout: 120_000, polling: 100 })
+    await page.reload()
+
+    await page.locator('[data-step="train"][aria-current="step"]').waitFor()
+    await page.locator('[data-testid="run-status"][data-value="running"]').waitFor()
+    expect(await page.locator('[data-testid="run-id"]').getAttribute('data-value')).toBe(runId)
+    // The reloaded page picks up the run's last progress from main, then follows new events.
+    await page.waitForFunction(`${PROGRESS_KEY} > 1000`, undefined, { timeout: 60_000, polling: 100 })
+    const afterReload = (await page.evaluate(PROGRESS_KEY)) as number
+    await page.waitForFunction(`${PROGRESS_KEY} > ${afterReload}`, undefined, { timeout: 120_000, polling: 100 })
+  })
+
+  it('opens Results with a test accuracy and a confusion matrix, at most 8 clicks from the start', async () => {
+    await page.locator('[data-step="results"][aria-current="step"]').waitFor({ timeout: TRAINING_MS })
+    const accuracy = page.locator('[data-testid="test-accuracy"]')
+    await accuracy.waitFor()
+    const value = Number(await accuracy.getAttribute('data-value'))
+    expect(value).toBeGreaterThanOrEqual(0)
+    expect(value).toBeLessThanOrEqual(1)
+    expect(await accuracy.textContent()).toMatch(/\d+(\.\d+)?\s?%/)
+
+    const classes = Number(await page.locator('[data-testid="per-class"] tbody tr').count())
+    const cells = page.locator('[data-testid="confusion-matrix"] .cm-cell')
+    expect(classes).toBeGreaterThanOrEqual(2)
+    expect(await cells.count()).toBe(classes * classes)
+    // The matrix and the headline agree: accuracy is the diagonal's share of the test images.
+    const counts = (await cells.allTextContents()).map(Number)
+    const total = counts.reduce((a, b) => a + b, 0)
+    const diagonal = counts.filter((_, k) => k % (classes + 1) === 0).reduce((a, b) => a + b, 0)
+    expect(total).toBeGreaterThan(0)
+    expect(value).toBeCloseTo(diagonal / total, 6)
+
+    expect(clicks).toBeLessThanOrEqual(8)
+    expect(pageErrors(page)).toEqual([])
+  })
+
+  it('exports a model folder that re-evaluates to the same answers', async () => {
+    const dir = await page.locator('[data-testid="export-dir"]').inputValue()
+    expect(dir.startsWith(app.dataDir)).toBe(true)
+    await page.locator('[data-testid="export"]').click()
+    const result = page.locator('[data-testid="export-result"]')
+    await result.waitFor({ timeout: 120_000 })
+    for (const f of ['model.json', 'weights.bin', 'metadata.json']) {
+      expect(existsSync(join(dir, f)), f).toBe(true)
+      expect(statSync(join(dir, f)).size, f).toBeGreaterThan(0)
+    }
+    expect(await page.locator('[data-testid="export-agreement"]').textContent()).toMatch(/100(\.0)?\s?% agreement/)
+  })
+})
+
+describe('cancelling', () => {
+  it('stops a running training and says it was cancelled', async () => {
+    // A run that cannot finish by itself before the cancel: many epochs, no early stopping.
+    await page.locator('[data-testid="train-again"]').click()
+    await page.locator('[data-step="hyper"][aria-current="step"]').waitFor()
+    await page.locator('[data-testid="advanced-toggle"]').click()
+    await page.locator('[data-testid="field-epochs"]').fill('1000')
+    await page.locator('[data-testid="field-early-stopping"]').uncheck()
+    await page.locator('[data-testid="next"]:enabled').click()
+    await page.locator('[data-testid="new-run"]').click()
+    await page.locator('[data-testid="start-training"]:enabled').click()
+
+    await page.locator('[data-testid="run-status"][data-value="running"]').waitFor({ timeout: 60_000 })
+    const id = await page.locator('[data-testid="run-id"]').getAttribute('data-value')
+    expect(id).not.toBe(runId)
+    await page.waitForFunction(`${PROGRESS_KEY} > 1000`, undefined, { timeout: 120_000, polling: 100 })
+    await page.locator('[data-testid="cancel-training"]').click()
+
+    await page.locator('[data-testid="run-status"][data-value="cancelled"]').waitFor({ timeout: 60_000 })
+    await expect(page.locator('[data-testid="run-status"]').textContent()).resolves.toBe('Cancelled')
+    await expect(page.getByText('Training was cancelled.').count()).resolves.toBe(1)
+    expect(await page.locator('[data-testid="run-id"]').getAttribute('data-value')).toBe(id)
+  })
+})
+
+describe('a dataset with one class', () => {
+  it('says so and keeps Next disabled', async () => {
+    const root = join(scratch, 'only-cats')
+    mkdirSync(join(root, 'cats'), { recursive: true })
+    for (let i = 0; i < 4; i++) {
+      await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 40 * i, g: 120, b: 200 } } })
+        .png()
+        .toFile(join(root, 'cats', `cat-${i}.png`))
+    }
+
+    await page.locator('[data-step="data"]').click()
+    await page.locator('[data-step="data"][aria-current="step"]').waitFor()
+    // Browser mode has no native dialog: the button reveals a path field instead.
+    await page.locator('[data-testid="dataset-pick"]').click()
+    await page.locator('[data-testid="dataset-path"]').fill(root)
+    await page.locator('[data-testid="dataset-submit"]').click()
+
+    const blockers = page.locator('[data-testid="data-blockers"]')
+    await blockers.waitFor({ timeout: 60_000 })
+    expect(await blockers.textContent()).toMatch(/only one class/i)
+    await expect(page.locator('[data-testid="data-classes"]').textContent()).resolves.toBe('1')
+    await expect(page.locator('[data-testid="next"]').isDisabled()).resolves.toBe(true)
+    expect(pageErrors(page)).toEqual([])
+  })
+})
