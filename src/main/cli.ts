@@ -72,6 +72,14 @@ function parseArgs(argv: string[]): Args {
 
 const pct = (v: number | null | undefined): string => (v === null || v === undefined ? '—' : `${(v * 100).toFixed(1)}%`)
 
+/** Accuracies as percentages, counts and durations as whole numbers, losses with 4 decimals. */
+function showMetric(name: string, v: number | null): string {
+  if (v === null) return '—'
+  if (/accuracy/i.test(name)) return pct(v)
+  if (Number.isInteger(v)) return String(v)
+  return v.toFixed(4)
+}
+
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
   return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n')
@@ -337,7 +345,7 @@ async function main(argv: string[]): Promise<number> {
           console.log(
             table([
               ['metric', ...runIds.map((r) => `run ${r}`)],
-              ...result.metrics.map((m) => [m.name, ...m.values.map((v) => (v === null ? '—' : v.toFixed(4)))]),
+              ...result.metrics.map((m) => [m.name, ...m.values.map((v) => showMetric(m.name, v))]),
             ]),
           )
           if (out.exampleDiff)

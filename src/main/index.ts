@@ -30,6 +30,18 @@ const utilityLauncher: JobLauncher = (script, env) => {
   }
 }
 
+/** True only for our window's top frame showing our own page (not an iframe, not a navigated page). */
+function isOwnMainFrame(frame: unknown): boolean {
+  if (!mainWindow || mainWindow.isDestroyed()) return false
+  const main = mainWindow.webContents.mainFrame
+  const f = frame as Electron.WebFrameMain
+  if (f.processId !== main.processId || f.routingId !== main.routingId) return false
+  const url = f.url
+  return isDev && process.env.ELECTRON_RENDERER_URL
+    ? url.startsWith(process.env.ELECTRON_RENDERER_URL)
+    : url.startsWith('file://') && url.includes('/renderer/index.html')
+}
+
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
     width: 1280,
@@ -92,7 +104,7 @@ void app.whenReady().then(() => {
     return
   }
   const svc = services
-  bindElectronIpc(ipcMain, svc.router, (frame) => mainWindow !== null && frame === mainWindow.webContents.mainFrame)
+  bindElectronIpc(ipcMain, svc.router, (frame) => isOwnMainFrame(frame))
   svc.hub.subscribe((event, payload) => {
     if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(event, payload)
   })
