@@ -209,6 +209,7 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
         status: run.status,
         backend: run.backend,
         error: run.error,
+        config: run.config,
         metrics: {
           val: val ? { accuracy: val.accuracy, loss: val.loss, best: run.bestValAccuracy } : null,
           test: test ? { accuracy: test.accuracy, loss: test.loss, perClass: test.perClass } : null,

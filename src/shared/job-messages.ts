@@ -14,7 +14,14 @@ export interface JobStart {
   backend?: string
 }
 
-export type ToJob = JobStart | { type: 'cancel' }
+/** A short timing probe: load the model and time a few forward passes, for the estimate. */
+export interface JobProbe {
+  type: 'probe'
+  modelId: string
+  dataDir: string
+}
+
+export type ToJob = JobStart | JobProbe | { type: 'cancel' }
 
 export interface EpochMetrics {
   phase: 1 | 2
@@ -34,3 +41,4 @@ export type FromJob =
   | { type: 'artifact'; kind: string; path: string }
   | { type: 'done'; status: 'succeeded' | 'cancelled'; bestValAccuracy: number | null; testAccuracy: number | null }
   | { type: 'error'; message: string; code: string }
+  | { type: 'probe-result'; backend: string; secondsPerImage: number }

@@ -2,7 +2,7 @@
  * Training jobs in their own process, through the real services: cancel, kill -9, queueing,
  * crash recovery at start-up. A tiny imported model keeps it fast; the worker is the built one.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { SymbolicTensor } from '@tensorflow/tfjs'
@@ -145,6 +145,23 @@ describe('training jobs', () => {
     expect(result.ok).toBe(false)
     if (!result.ok) expect(result.error.message).toMatch(/one class/i)
     expect(svc.jobs.status().runId).toBeNull()
+  })
+
+  it('estimates a run from a timing probe measured once in a child process', async () => {
+    const config = defaultRunConfig(modelId, datasetId, 'estimate')
+    const timings = join(dataDir, 'cache', 'timings.json')
+    expect(existsSync(timings)).toBe(false)
+    const first = await call<{ extractionSeconds: number; totalSeconds: number }>('runs:estimate', { config })
+    const measured = JSON.parse(readFileSync(timings, 'utf8')) as Record<string, number>
+    const key = Object.keys(measured).find((k) => k.startsWith(`${modelId}@`))!
+    expect(measured[key]).toBeGreaterThan(0)
+    // 16 images, 1.2 x the measured forward time each.
+    expect(first.extractionSeconds).toBeCloseTo(16 * measured[key]! * 1.2, 6)
+    expect(first.totalSeconds).toBeGreaterThan(first.extractionSeconds)
+    config.hyper.epochs *= 2
+    const second = await call<{ totalSeconds: number; extractionSeconds: number }>('runs:estimate', { config })
+    expect(second.extractionSeconds).toBe(first.extractionSeconds)
+    expect(second.totalSeconds).toBeGreaterThan(first.totalSeconds)
   })
 
   it('finishes a short run with metrics, evaluations and a model', async () => {

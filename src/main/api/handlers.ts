@@ -27,7 +27,13 @@ const DRAFT_KEY = 'wizard'
 
 export function createHandlers(deps: HandlerDeps): Handlers {
   const { repos, jobs, datasets } = deps
-  const models = new ModelService(deps.dataDir, deps.hub, repos)
+  const models = new ModelService(
+    deps.dataDir,
+    deps.hub,
+    repos,
+    (modelId) => jobs.probe(modelId),
+    () => jobs.status().runId !== null,
+  )
 
   const runOrThrow = (runId: number) => {
     const run = repos.runs.get(runId)
@@ -81,8 +87,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return summary
     },
 
-    'runs:start': ({ config }) => {
-      models.requireAvailable(config.modelId)
+    'runs:start': async ({ config }) => {
+      await models.requireAvailable(config.modelId)
       datasets.prepareJob(config, 0)
       const report = datasets.get(config.datasetId)
       return { runId: jobs.start(config, report.path) }

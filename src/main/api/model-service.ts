@@ -25,6 +25,8 @@ export class ModelService {
     private readonly dataDir: string,
     private readonly hub: EventHub,
     private readonly repos: Repositories,
+    private readonly probe?: (modelId: string) => Promise<{ backend: string; secondsPerImage: number }>,
+    private readonly busy: () => boolean = () => false,
   ) {}
 
   async list(): Promise<ModelCard[]> {
@@ -79,20 +81,44 @@ export class ModelService {
     return card
   }
 
-  /** A quick estimate from the backend's measured forward speed and the dataset size. */
+  /**
+   * Seconds per image for the base's forward pass on this machine: measured once per model and
+   * backend by a short probe in a child process, then kept in the data folder.
+   */
+  private async secondsPerImage(card: ModelCard): Promise<{ value: number; measured: boolean }> {
+    const { detectBackend } = await import('../ml/backend-detect')
+    const backend = detectBackend(process.env.TUNEWISE_BACKEND).backend
+    const file = join(this.dataDir, 'cache', 'timings.json')
+    const timings = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {}
+    const key = `${card.id}@${backend}`
+    if (timings[key]) return { value: timings[key], measured: true }
+    const fallback = (SECONDS_PER_IMAGE[backend] ?? 0.1) * ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
+    // While a run trains, a probe would compete for the CPU and measure nonsense.
+    if (!this.probe || this.busy()) return { value: fallback, measured: false }
+    try {
+      const result = await this.probe(card.id)
+      timings[`${card.id}@${result.backend}`] = result.secondsPerImage
+      mkdirSync(join(this.dataDir, 'cache'), { recursive: true })
+      writeFileSync(file, JSON.stringify(timings, null, 2))
+      return { value: result.secondsPerImage, measured: true }
+    } catch {
+      return { value: fallback, measured: false }
+    }
+  }
+
+  /** An estimate from the measured forward speed and the dataset size. */
   async estimate(
     config: RunConfig,
     images: number,
   ): Promise<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }> {
     const card = await this.card(config.modelId)
-    const { detectBackend } = await import('../ml/backend-detect')
-    const perImage =
-      (SECONDS_PER_IMAGE[detectBackend(process.env.TUNEWISE_BACKEND).backend] ?? 0.1) *
-      ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
-    const extractionSeconds = config.augment.enabled ? 0 : images * perImage
+    const perImage = (await this.secondsPerImage(card)).value
+    // Decoding and resizing add roughly a fifth to the forward pass.
+    const extractionSeconds = config.augment.enabled ? 0 : images * perImage * 1.2
     // Head epochs on cached features are cheap; with augmentation every epoch runs the base.
-    const secondsPerEpoch = config.augment.enabled ? images * perImage * 1.2 : Math.max(0.05, images * 0.0005)
-    const phase2 = config.phase2.enabled ? config.phase2.epochs * images * perImage * 2.5 : 0
+    const secondsPerEpoch = config.augment.enabled ? images * perImage * 1.2 : Math.max(0.02, images * 0.0005)
+    // Backpropagation through the unfrozen blocks costs about three forward passes.
+    const phase2 = config.phase2.enabled ? config.phase2.epochs * images * perImage * 3 : 0
     const totalSeconds = 3 + extractionSeconds + secondsPerEpoch * config.hyper.epochs + phase2
     return { extractionSeconds, secondsPerEpoch, totalSeconds }
   }

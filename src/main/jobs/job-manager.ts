@@ -101,6 +101,36 @@ export class JobManager {
     }
   }
 
+  /**
+   * Runs a short timing probe in its own process: loads the model and times a forward pass, so
+   * the estimate before a run rests on this machine's speed. Rejects after `timeoutMs`.
+   */
+  probe(modelId: string, timeoutMs = 60_000): Promise<{ backend: string; secondsPerImage: number }> {
+    return new Promise((ok, fail) => {
+      const env: Record<string, string> = {}
+      if (this.opts.backend) env.TUNEWISE_BACKEND = this.opts.backend
+      const proc = this.opts.launcher(this.opts.workerScript, env)
+      let settled = false
+      const timer = setTimeout(() => {
+        proc.kill()
+        done(new Error('The timing probe took too long.'))
+      }, timeoutMs)
+      const done = (err: Error | null, value?: { backend: string; secondsPerImage: number }): void => {
+        if (settled) return
+        settled = true
+        clearTimeout(timer)
+        if (err) fail(err)
+        else ok(value!)
+      }
+      proc.onMessage((msg) => {
+        if (msg.type === 'ready') proc.send({ type: 'probe', modelId, dataDir: this.opts.dataDir })
+        else if (msg.type === 'probe-result') done(null, { backend: msg.backend, secondsPerImage: msg.secondsPerImage })
+        else if (msg.type === 'error') done(new Error(msg.message))
+      })
+      proc.onExit(() => done(new Error('The timing probe stopped before it measured anything.')))
+    })
+  }
+
   /** The backend the last job reported, for the status line. */
   backend(): string | null {
     return this.lastBackend

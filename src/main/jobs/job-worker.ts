@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path'
 import type { FromJob, ToJob } from '../../shared/job-messages'
-import { trainRun } from '../ml/engine'
+import { getTf, initBackend, loadBaseModel, trainRun } from '../ml/engine'
 
 interface ParentPortLike {
   on(event: 'message', listener: (e: { data: unknown }) => void): void
@@ -32,6 +32,15 @@ onMessage((msg) => {
     stop = true
     return
   }
+  if (msg.type === 'probe' && !started) {
+    started = true
+    probe(msg.modelId, msg.dataDir)
+      .catch((err: unknown) =>
+        post({ type: 'error', code: 'internal', message: err instanceof Error ? err.message : String(err) }),
+      )
+      .finally(() => setTimeout(() => process.exit(0), 50))
+    return
+  }
   if (msg.type !== 'start' || started) return
   started = true
   trainRun(msg, {
@@ -51,3 +60,23 @@ onMessage((msg) => {
 })
 
 post({ type: 'ready', pid: process.pid })
+
+/** Times the base's forward pass on a small batch (after one warm-up) on the backend a run would use. */
+async function probe(modelId: string, dataDir: string): Promise<void> {
+  const choice = await initBackend()
+  const loaded = await loadBaseModel(modelId, dataDir)
+  const tf = getTf()
+  const [h, w] = loaded.inputSize
+  const run = (n: number): number => {
+    const t0 = performance.now()
+    tf.tidy(() => {
+      const out = loaded.base.predict(tf.zeros([n, h, w, 3])) as import('@tensorflow/tfjs').Tensor
+      out.dataSync()
+    })
+    return (performance.now() - t0) / 1000
+  }
+  run(2)
+  const n = 8
+  post({ type: 'probe-result', backend: choice.backend, secondsPerImage: run(n) / n })
+  loaded.model.dispose()
+}
