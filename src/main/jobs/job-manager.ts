@@ -4,25 +4,14 @@
  */
 import type { FromJob, JobStart } from '../../shared/job-messages'
 import type { MetricPoint, RunConfig, RunProgress, RunStatus } from '../../shared/types'
+import type { RunStatusFields } from '../db/run-repository'
 import type { EventHub } from '../ipc'
 import type { JobLauncher, JobProcess } from './job-process'
 
 /** The parts of the run repository the manager writes to. */
 export interface RunStore {
   create(config: RunConfig, datasetPath?: string): number
-  setStatus(
-    id: number,
-    status: RunStatus,
-    fields?: {
-      error?: string | null
-      backend?: string | null
-      startedAt?: string | null
-      finishedAt?: string | null
-      durationMs?: number | null
-      bestValAccuracy?: number | null
-      testAccuracy?: number | null
-    },
-  ): void
+  setStatus(id: number, status: RunStatus, fields?: RunStatusFields): void
   addMetrics(id: number, points: MetricPoint[]): void
   saveEvaluation(id: number, ev: Extract<FromJob, { type: 'evaluation' }>['evaluation']): void
   addArtifact(id: number, kind: string, path: string): void

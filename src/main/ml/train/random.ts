@@ -1,15 +1,11 @@
 /** A small seeded PRNG (mulberry32): shuffles and augmentations repeat exactly for the same seed. */
+import { mulberry32 } from '../data/split'
+
 export type Rng = () => number
 
+/** The same mulberry32 generator the split uses, so every seeded thing in a run agrees. */
 export function makeRng(seed: number): Rng {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  return mulberry32(seed)
 }
 
 /** Fisher-Yates permutation of 0..n-1. */
