@@ -217,8 +217,13 @@ describe('tunewise CLI', () => {
 
     it('exports the model files', async () => {
       const out = join(home, 'export')
-      const r = await run('export', String(b.runId), out)
+      const r = await run('export', String(b.runId), out, '--json')
       expect(r.code, r.stderr).toBe(0)
+      // The written model, loaded again, gives the run's own test predictions.
+      const res = lastJsonLine<{ files: string[]; agreement: number; maxDifference: number }>(r)
+      expect(res.files.sort()).toEqual(['metadata.json', 'model.json', 'weights.bin'])
+      expect(res.agreement).toBe(1)
+      expect(res.maxDifference).toBeLessThan(1e-4)
       for (const f of ['model.json', 'weights.bin', 'metadata.json']) expect(existsSync(join(out, f)), f).toBe(true)
       const meta = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8')) as { labels: string[] }
       expect([...meta.labels].sort()).toEqual([...labels].sort())

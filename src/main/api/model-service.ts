@@ -13,7 +13,12 @@ import type { EventHub } from '../ipc'
 type Engine = typeof import('../ml/engine')
 let enginePromise: Promise<Engine> | null = null
 function engine(): Promise<Engine> {
-  enginePromise ??= import('../ml/engine')
+  // Start the fastest backend before any model work here (layers, export check, predictions):
+  // without it TF.js would fall back to its slow plain-JS backend.
+  enginePromise ??= import('../ml/engine').then(async (mod) => {
+    await mod.initBackend()
+    return mod
+  })
   return enginePromise
 }
 
