@@ -14,17 +14,25 @@ import { launchBrowser, openPage, startServe, type App } from './harness'
 const TRAINING_MS = 240_000
 
 /**
- * One number that grows as a run advances on the Train screen: the stage, then the progress bar's
- * percentage within it (extraction images, or epochs and batches while training). A string, not a
- * function, so the test transform cannot add helpers the page does not have.
+ * Waits until the Train screen's progress passes `above` and returns it. Progress is one number that
+ * grows as a run advances: the stage times 1000, plus the progress bar's percentage within it
+ * (extraction images, or epochs and batches while training). A function, not a string: the page's
+ * CSP forbids string predicates.
  */
-const PROGRESS_KEY = `(() => {
-  const stages = ['loading', 'extracting', 'training', 'evaluating', 'exporting']
-  const stage = document.querySelector('[data-testid="stage"]')?.getAttribute('data-value') ?? ''
-  const bar = document.querySelector('[data-testid="train-progress"] [role="progressbar"]')
-  const pct = Number(bar?.getAttribute('aria-valuenow') ?? 0)
-  return stages.indexOf(stage) * 1000 + pct
-})()`
+async function progressAbove(p: Page, above: number, timeout: number): Promise<number> {
+  const handle = await p.waitForFunction(
+    (min) => {
+      const stages = ['loading', 'extracting', 'training', 'evaluating', 'exporting']
+      const stage = document.querySelector('[data-testid="stage"]')?.getAttribute('data-value') ?? ''
+      const bar = document.querySelector('[data-testid="train-progress"] [role="progressbar"]')
+      const key = stages.indexOf(stage) * 1000 + Number(bar?.getAttribute('aria-valuenow') ?? 0)
+      return key > min ? key : false
+    },
+    above,
+    { timeout, polling: 100 },
+  )
+  return (await handle.jsonValue()) as number
+}
 
 let browser: Browser
 let app: App
@@ -58,6 +66,7 @@ describe('sample data with every default', () => {
   it('gets from a fresh start to a running training with the defaults', async () => {
     await page.locator('[data-step="model"][aria-current="step"]').waitFor()
     // The bundled model is preselected: Next goes straight on.
+    await page.locator('[data-testid="model-card"][aria-pressed="true"]').waitFor()
     await expect(page.locator('[data-testid="model-card"][aria-pressed="true"]').count()).resolves.toBe(1)
     await click(page.locator('[data-testid="next"]'))
 
@@ -83,22 +92,23 @@ describe('sample data with every default', () => {
   it('shows the same run still progressing after a page reload', async () => {
     expect(runId).not.toBe('')
     // Wait for real progress (extraction images counted, or epochs under way) before reloading.
-    await page.waitForFunction(`${PROGRESS_KEY} > 1000`, undefined, { timeout: 120_000, polling: 100 })
+    await progressAbove(page, 1000, 120_000)
     await page.reload()
 
     await page.locator('[data-step="train"][aria-current="step"]').waitFor()
     await page.locator('[data-testid="run-status"][data-value="running"]').waitFor()
     expect(await page.locator('[data-testid="run-id"]').getAttribute('data-value')).toBe(runId)
     // The reloaded page picks up the run's last progress from main, then follows new events.
-    await page.waitForFunction(`${PROGRESS_KEY} > 1000`, undefined, { timeout: 60_000, polling: 100 })
-    const afterReload = (await page.evaluate(PROGRESS_KEY)) as number
-    await page.waitForFunction(`${PROGRESS_KEY} > ${afterReload}`, undefined, { timeout: 120_000, polling: 100 })
+    const afterReload = await progressAbove(page, 1000, 60_000)
+    await progressAbove(page, afterReload, 120_000)
   })
 
   it('opens Results with a test accuracy and a confusion matrix, at most 8 clicks from the start', async () => {
+    expect(runId).not.toBe('')
     await page.locator('[data-step="results"][aria-current="step"]').waitFor({ timeout: TRAINING_MS })
     const accuracy = page.locator('[data-testid="test-accuracy"]')
     await accuracy.waitFor()
+    await expect(page.locator('.step-lead').textContent()).resolves.toContain(`run #${runId}`)
     const value = Number(await accuracy.getAttribute('data-value'))
     expect(value).toBeGreaterThanOrEqual(0)
     expect(value).toBeLessThanOrEqual(1)
@@ -120,6 +130,7 @@ describe('sample data with every default', () => {
   })
 
   it('exports a model folder that re-evaluates to the same answers', async () => {
+    expect(runId).not.toBe('')
     const dir = await page.locator('[data-testid="export-dir"]').inputValue()
     expect(dir.startsWith(app.dataDir)).toBe(true)
     await page.locator('[data-testid="export"]').click()
@@ -148,7 +159,7 @@ describe('cancelling', () => {
     await page.locator('[data-testid="run-status"][data-value="running"]').waitFor({ timeout: 60_000 })
     const id = await page.locator('[data-testid="run-id"]').getAttribute('data-value')
     expect(id).not.toBe(runId)
-    await page.waitForFunction(`${PROGRESS_KEY} > 1000`, undefined, { timeout: 120_000, polling: 100 })
+    await progressAbove(page, 1000, 120_000)
     await page.locator('[data-testid="cancel-training"]').click()
 
     await page.locator('[data-testid="run-status"][data-value="cancelled"]').waitFor({ timeout: 60_000 })

@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+// `npm run screenshots`: starts browser mode on a fresh data directory, walks every screen of the
+// wizard in Chromium at 1280×800 with the real engine (two training runs on the sample data, the
+// second with a lower learning rate) and writes docs/screenshots/<n>-<screen>.png.
+// Needs the built app (`npm run screenshots` builds first) and Chromium (CHROMIUM_PATH or
+// /usr/bin/chromium).
+import { spawn } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const outDir = join(root, 'docs', 'screenshots')
+const TRAINING_MS = 600_000
+
+/** Starts `serve.js` on a free port and resolves with its URL and a stop function. */
+function startServe(dataDir) {
+  const proc = spawn(process.execPath, [join(root, 'out', 'main', 'serve.js'), '--port', '0'], {
+    cwd: root,
+    env: { ...process.env, TUNEWISE_HOME: dataDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  })
+  let out = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Tunewise printed no URL within 120 s:\n${out}`)), 120_000)
+    const onData = (chunk) => {
+      out += chunk.toString()
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/.exec(out)
+      if (!m) return
+      clearTimeout(timer)
+      resolve({
+        url: m[1],
+        stop: () =>
+          new Promise((done) => {
+            if (proc.exitCode !== null) return done()
+            proc.once('exit', () => done())
+            try {
+              process.kill(-proc.pid, 'SIGTERM')
+            } catch {
+              done()
+            }
+          }),
+      })
+    }
+    proc.stdout.on('data', onData)
+    proc.stderr.on('data', onData)
+    proc.once('exit', (code) => {
+      clearTimeout(timer)
+      reject(new Error(`Tunewise exited with ${code} before printing a URL:\n${out}`))
+    })
+  })
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'tunewise-screenshots-'))
+mkdirSync(outDir, { recursive: true })
+const app = await startServe(dataDir)
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
+})
+
+const errors = []
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' })
+  page.on('pageerror', (e) => errors.push(e.message))
+  const $ = (testid) => page.locator(`[data-testid="${testid}"]`)
+  const onStep = (step) => page.locator(`[data-step="${step}"][aria-current="step"]`).waitFor()
+  const next = () => page.locator('[data-testid="next"]:enabled').click()
+
+  /** Writes one screenshot of the viewport, scrolled to the top. */
+  async function shoot(name) {
+    await page.evaluate(() => {
+      window.scrollTo(0, 0)
+      document.querySelector('.content')?.scrollTo(0, 0)
+    })
+    // Let charts lay out and the focus ring of the heading go.
+    await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur())
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+    const file = join(outDir, `${name}.png`)
+    await page.screenshot({ path: file })
+    console.log(`wrote ${file}`)
+  }
+
+  /** Starts a run on the Train screen and waits for its Results. Takes the Train shot mid-run when asked. */
+  async function train(trainShot) {
+    if (await $('new-run').count()) await $('new-run').click()
+    await page.locator('[data-testid="start-training"]:enabled').click()
+    await page.locator('[data-testid="run-status"][data-value="running"]').waitFor({ timeout: 60_000 })
+    if (trainShot) {
+      // Mid-run: some epochs on the charts, the progress bar part-way.
+      await page.waitForFunction(
+        () => {
+          const stage = document.querySelector('[data-testid="stage"]')?.getAttribute('data-value')
+          const bar = document.querySelector('[data-testid="train-progress"] [role="progressbar"]')
+          return stage === 'training' && Number(bar?.getAttribute('aria-valuenow') ?? 0) >= 25
+        },
+        undefined,
+        { timeout: TRAINING_MS, polling: 'raf' },
+      )
+      await shoot(trainShot)
+    }
+    await onStep('results')
+    await $('test-accuracy').waitFor({ timeout: TRAINING_MS })
+  }
+
+  await page.goto(app.url)
+
+  // 1. Model
+  await onStep('model')
+  await page.locator('[data-testid="model-card"][aria-pressed="true"]').waitFor()
+  await shoot('1-model')
+
+  // 2. Data, with the sample report
+  await next()
+  await onStep('data')
+  await $('use-sample').click()
+  await $('data-report').waitFor({ timeout: 120_000 })
+  await shoot('2-data')
+
+  // 3. Split
+  await next()
+  await $('split-table').waitFor()
+  await shoot('3-split')
+
+  // 4. Freeze
+  await next()
+  await onStep('freeze')
+  await $('layer-list').waitFor({ timeout: 60_000 })
+  await shoot('4-freeze')
+
+  // 5. Hyperparameters
+  await next()
+  await onStep('hyper')
+  await page.getByText('Estimated time:').waitFor({ timeout: 60_000 })
+  await $('advanced-toggle').click()
+  await shoot('5-hyperparameters')
+
+  // 6. Train during the run, 7. Results after it
+  await next()
+  await onStep('train')
+  await train('6-train')
+  await shoot('7-results')
+
+  // A second run with a lower learning rate, for History and Compare.
+  await $('train-again').click()
+  await onStep('hyper')
+  if ((await $('advanced-toggle').getAttribute('aria-expanded')) !== 'true') await $('advanced-toggle').click()
+  await $('field-learning-rate').fill('0.0003')
+  await next()
+  await onStep('train')
+  await train(null)
+
+  // 8. History with two runs
+  await page.locator('[data-step="history"]').click()
+  await onStep('history')
+  await page.locator('[data-testid="history-row"]').nth(1).waitFor()
+  await shoot('8-history')
+
+  // 9. Compare the two runs
+  const boxes = page.locator('[data-testid="run-select"]')
+  for (let i = 0; i < 2; i++) await boxes.nth(i).check()
+  await $('compare').click()
+  await $('compare-view').waitFor()
+  await $('metrics-table').waitFor()
+  await shoot('9-compare')
+
+  if (errors.length) throw new Error(`The page reported errors:\n${errors.join('\n')}`)
+} finally {
+  await browser.close()
+  await app.stop()
+  rmSync(dataDir, { recursive: true, force: true })
+}
