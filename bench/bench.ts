@@ -44,7 +44,7 @@ const size = quick
       finetuneImages: 64,
       finetuneEpochs: 10,
       naiveTfEpochs: 1,
-      naiveTorchEpochs: 2,
+      naiveTorchEpochs: 1,
       phase2Cached: 16,
       phase2Whole: 8,
       headEpochs: 10,
@@ -138,7 +138,7 @@ function machineInfo(): void {
     node: process.version,
     tfjs: getTf().version.tfjs,
     backend: getTf().getBackend(),
-    loadAvgAtStart: load(),
+    loadAvgAtStart: results.machine.loadAvgAtStart ?? load(),
     date: new Date().toISOString(),
   }
 }
@@ -276,10 +276,45 @@ async function benchSqlite(work: string): Promise<void> {
   }
 }
 
+/** Debian's python3-torch may sit in /usr/bin/python3 while PATH leads to a pyenv Python without torch. */
+let pythonChoice: { python: string } | { skipped: string } | null = null
+function findPython(): { python: string } | { skipped: string } {
+  if (pythonChoice) return pythonChoice
+  const candidates = [process.env.TUNEWISE_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)
+  const failures: string[] = []
+  for (const p of candidates) {
+    const probe = spawnSync(p, ['-c', 'import torch, torchvision'], { encoding: 'utf8' })
+    if (!probe.error && probe.status === 0) return (pythonChoice = { python: p })
+    failures.push(`${p}: ${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1) ?? `exit ${probe.status}`}`)
+  }
+  return (pythonChoice = { skipped: `import torch, torchvision failed (${failures.join('; ')})` })
+}
+
+function runTorch(cfg: Record<string, unknown>): Record<string, number | string> {
+  const py = findPython()
+  if ('skipped' in py) throw new Error(py.skipped)
+  const out = execFileSync(py.python, [join(projectRoot, 'bench', 'torch_bench.py'), JSON.stringify(cfg)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  })
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>
+}
+
+/** One round of the extraction comparison, the paths back to back so they see the same machine load. */
+interface ExtractionRound {
+  bare: number
+  single: number
+  parallel2: number
+  shards: string
+  torch2: number | null
+  torch1: number | null
+  loadAvg: string
+}
+const extractionRounds: ExtractionRound[] = []
+
 async function benchExtraction(work: string, loaded: LoadedModel, files: string[], root: string): Promise<void> {
   const n = Math.min(size.extractImages, files.length)
   const subset = files.slice(0, n)
-  const bare = bareForward(loaded.base, n)
   const opts = (cacheDir: string | null) => ({
     root,
     inputSize: loaded.inputSize,
@@ -288,26 +323,55 @@ async function benchExtraction(work: string, loaded: LoadedModel, files: string[
     cacheDir,
     modelKey: `bench-${Date.now()}`,
   })
+  const torch = (threads: number): number | null => {
+    if ('skipped' in findPython()) return null
+    return Number(runTorch({ parts: 'extract', threads, batch: 16, extract_images: n }).extract_images_per_s)
+  }
+  const loadAvg = load()
+  const bare = bareForward(loaded.base, n)
+  const torch2 = torch(2)
   let t = now()
   await extractFeatures(loaded.base, subset, opts(null))
   const single = n / secs(now() - t)
+  const torch1 = torch(1)
   t = now()
   await extractFeaturesParallel(loaded.base, subset, {
-    ...opts(join(work, 'cache-x2')),
+    ...opts(join(work, `cache-x2-${extractionRounds.length}`)),
     workers: 2,
     minImagesPerWorker: 1,
   })
-  const two = n / secs(now() - t)
+  const parallel2 = n / secs(now() - t)
   const shards = parallelStats.shardSizes.join('+') || 'in-process'
+  extractionRounds.push({ bare, single, parallel2, shards, torch2, torch1, loadAvg })
+
+  // Best of the rounds for each path: other engineers' jobs only ever slow a path down.
+  const best = (f: (r: ExtractionRound) => number | null): number | null => {
+    const v = extractionRounds.map(f).filter((x): x is number => x !== null)
+    return v.length ? Math.max(...v) : null
+  }
+  const b = best((r) => r.bare) as number
+  const s1 = best((r) => r.single) as number
+  const p2 = best((r) => r.parallel2) as number
+  const t2 = best((r) => r.torch2)
+  const t1 = best((r) => r.torch1)
   results.extraction = {
     images: n,
     batch: 16,
-    bareTfjsImagesPerSecond: round(bare),
-    tunewiseImagesPerSecond: round(single),
-    overheadRatio: round(bare / single),
-    parallel2ImagesPerSecond: round(two),
+    rounds: extractionRounds.length,
+    bareTfjsImagesPerSecond: round(b),
+    tunewiseImagesPerSecond: round(s1),
+    overheadRatio: round(b / s1),
+    parallel2ImagesPerSecond: round(p2),
     parallel2Shards: shards,
-    parallel2VsSingle: round(two / single),
+    parallel2VsSingle: round(p2 / s1),
+    ...(t2 !== null ? { torch2ImagesPerSecond: round(t2) } : {}),
+    ...(t1 !== null ? { torch1ImagesPerSecond: round(t1) } : {}),
+    perRound: extractionRounds
+      .map(
+        (r, i) =>
+          `round ${i + 1} (load ${r.loadAvg}): bare ${round(r.bare)}, tunewise ${round(r.single)}, 2 workers ${round(r.parallel2)}, torch 2t ${r.torch2 === null ? '—' : round(r.torch2)}, torch 1t ${r.torch1 === null ? '—' : round(r.torch1)}`,
+      )
+      .join('; '),
   }
 }
 
@@ -541,11 +605,13 @@ async function benchEventLoop(work: string, root: string, files: string[]): Prom
   idle.disable()
   const h = monitorEventLoopDelay({ resolution: 5 })
   h.enable()
+  const elu0 = performance.eventLoopUtilization()
   const t = now()
   const runId = manager.start(config, root)
   await manager.whenIdle()
   const ms = now() - t
   h.disable()
+  const elu = performance.eventLoopUtilization(elu0)
   const run = repos.runs.get(runId)
   db.close()
   if (run?.status !== 'succeeded') throw new Error(`the job ended ${run?.status}: ${run?.error}`)
@@ -556,6 +622,7 @@ async function benchEventLoop(work: string, root: string, files: string[]): Prom
     lagP50Ms: round(h.percentile(50) / 1e6),
     lagP99Ms: round(h.percentile(99) / 1e6),
     lagMaxMs: round(h.max / 1e6),
+    mainThreadBusy: `${(100 * elu.utilization).toFixed(2)} %`,
     idleLagP50Ms: round(idle.percentile(50) / 1e6),
     idleLagP99Ms: round(idle.percentile(99) / 1e6),
     eventsForwarded: events,
@@ -566,23 +633,12 @@ async function benchEventLoop(work: string, root: string, files: string[]): Prom
 }
 
 async function benchTorch(): Promise<void> {
-  // PATH may lead to a pyenv Python without torch while Debian's python3-torch lives in /usr/bin/python3.
-  const candidates = [process.env.TUNEWISE_PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p)
-  const failures: string[] = []
-  let python: string | null = null
-  for (const p of candidates) {
-    const probe = spawnSync(p, ['-c', 'import torch, torchvision'], { encoding: 'utf8' })
-    if (!probe.error && probe.status === 0) {
-      python = p
-      break
-    }
-    failures.push(`${p}: ${probe.error?.message ?? probe.stderr.trim().split('\n').at(-1) ?? `exit ${probe.status}`}`)
-  }
-  if (!python) {
-    results.torch = { skipped: `import torch, torchvision failed (${failures.join('; ')})` }
+  const py = findPython()
+  if ('skipped' in py) {
+    results.torch = { skipped: py.skipped }
     return
   }
-  const cfg = {
+  const r = runTorch({
     threads: 2,
     batch: 16,
     classes: CLASSES.length,
@@ -592,14 +648,9 @@ async function benchTorch(): Promise<void> {
     naive_epochs: size.naiveTorchEpochs,
     head_images: 1000,
     head_epochs: size.headEpochs,
-  }
-  const out = execFileSync(python, [join(projectRoot, 'bench', 'torch_bench.py'), JSON.stringify(cfg)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
   })
-  const r = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number | string>
   results.torch = {
-    version: `PyTorch ${r.torch} (${python}), torchvision ${r.torchvision}`,
+    version: `PyTorch ${r.torch} (${py.python}), torchvision ${r.torchvision}`,
     threads: r.threads,
     extractImagesPerSecond: round(Number(r.extract_images_per_s)),
     naiveSeconds: round(Number(r.naive_s)),
@@ -627,11 +678,18 @@ const num = (v: number | string | undefined): number | null => (typeof v === 'nu
 
 function evaluateTargets(): void {
   const { extraction: ex, finetune: ft, torch } = results
-  const torchX = num(torch.extractImagesPerSecond)
+  // Measured back to back with the TF.js paths (best of the rounds), so both saw the same machine load.
+  // PyTorch's best thread count: under other load 2 threads can be slower than 1 (one thread waits for a core).
+  const t2 = num(ex.torch2ImagesPerSecond)
+  const t1 = num(ex.torch1ImagesPerSecond)
+  const torchX = t2 === null ? t1 : t1 === null ? t2 : Math.max(t1, t2)
   const skip = torch.skipped ? String(torch.skipped) : ''
+  const n = num(ft.images)
+  const epochs = num(ft.epochs)
+  const naiveFloor = torchX !== null && n !== null && epochs !== null ? (n * epochs) / torchX : null
   const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null ? a / b : null)
   target(
-    'Extraction vs PyTorch CPU, single process (as trainRun ships)',
+    'Extraction vs PyTorch CPU (best of 1 or 2 threads), single process (as trainRun ships)',
     '≥ 1.2× PyTorch images/s',
     ratio(num(ex.tunewiseImagesPerSecond), torchX),
     1.2,
@@ -639,7 +697,7 @@ function evaluateTargets(): void {
     skip,
   )
   target(
-    'Extraction vs PyTorch CPU, 2 worker processes',
+    'Extraction vs PyTorch CPU (best of 1 or 2 threads), 2 worker processes',
     '≥ 1.2× PyTorch images/s',
     ratio(num(ex.parallel2ImagesPerSecond), torchX),
     1.2,
@@ -653,6 +711,14 @@ function evaluateTargets(): void {
     8,
     true,
     skip,
+  )
+  target(
+    `Cached ${ft.epochs}-epoch fine-tune vs naive PyTorch, its base time only at its best extraction rate`,
+    '≥ 8× faster',
+    ratio(naiveFloor, num(ft.tunewiseEndToEndSeconds)),
+    8,
+    true,
+    skip || 'a contention-robust floor for the naive loop: epochs × images / best PyTorch images/s',
   )
   target(
     `Cached ${ft.epochs}-epoch fine-tune vs naive PyTorch (2-worker extraction + head)`,
@@ -703,7 +769,7 @@ function markdown(): string {
   lines.push('| Measure | Tunewise | Bare TF.js (same backend) | PyTorch CPU | Note |')
   lines.push('|---|---|---|---|---|')
   lines.push(
-    `| Base feature extraction, images/s (batch 16, ${ex.images} images) | ${cell(ex.tunewiseImagesPerSecond)} (1 process); ${cell(ex.parallel2ImagesPerSecond)} (2 workers, ${cell(ex.parallel2Shards)}) | ${cell(ex.bareTfjsImagesPerSecond)} | ${tskip ?? cell(torch.extractImagesPerSecond)} | Tunewise decodes and resizes images from disk; the bare loops use ready tensors. Overhead ×${cell(ex.overheadRatio)}; 2 workers vs 1: ×${cell(ex.parallel2VsSingle)} |`,
+    `| Base feature extraction, images/s (batch 16, ${ex.images} images) | ${cell(ex.tunewiseImagesPerSecond)} (1 process); ${cell(ex.parallel2ImagesPerSecond)} (2 workers, ${cell(ex.parallel2Shards)}) | ${cell(ex.bareTfjsImagesPerSecond)} | ${tskip ?? `${cell(ex.torch2ImagesPerSecond)} (2 threads); ${cell(ex.torch1ImagesPerSecond)} (1 thread)`} | Best of ${cell(ex.rounds)} back-to-back rounds. Tunewise decodes and resizes images from disk; the bare loops use ready tensors. Bare/Tunewise ×${cell(ex.overheadRatio)}; 2 workers vs 1: ×${cell(ex.parallel2VsSingle)} |`,
   )
   lines.push(
     `| Frozen-base fine-tune, ${ft.epochs} epochs on ${ft.images} images, seconds | ${cell(ft.tunewiseEndToEndSeconds)} (trainRun end to end: extraction ${cell(ft.tunewiseExtractionSeconds)} + rest ${cell(ft.tunewiseRestSeconds)}); ${cell(ft.tunewiseParallel2Seconds)} (2-worker extraction + head) | ${cell(ft.naiveTfjsSeconds)} naive (${cell(ft.naiveTfjsNote)}) | ${tskip ?? `${cell(torch.naiveSeconds)} naive (${cell(torch.naiveNote)}); ${cell(torch.cachedSeconds)} cached`} | Naive = base runs on every batch of every epoch |`,
@@ -715,7 +781,7 @@ function markdown(): string {
     `| Head training on ${cell(head.vectors)} cached 1280-d vectors, epochs/s | ${cell(head.epochsPerSecond)} | — | ${tskip ?? cell(torch.headEpochsPerSecond)} | ${cell(head.head)}, batch ${cell(head.batch)} (the default); at batch 64: ${cell(head.epochsPerSecondBatch64)} epochs/s |`,
   )
   lines.push(
-    `| Main-process event-loop lag while a job trains, p50 / p99 / max ms | ${cell(el.lagP50Ms)} / ${cell(el.lagP99Ms)} / ${cell(el.lagMaxMs)} | — | — | ${cell(el.job)}, ${cell(el.jobSeconds)} s, JobManager + fork; same process idle, no job: ${cell(el.idleLagP50Ms)} / ${cell(el.idleLagP99Ms)} |`,
+    `| Main-process event-loop lag while a job trains, p50 / p99 / max ms | ${cell(el.lagP50Ms)} / ${cell(el.lagP99Ms)} / ${cell(el.lagMaxMs)} | — | — | ${cell(el.job)}, ${cell(el.jobSeconds)} s, JobManager + fork; same process idle, no job: ${cell(el.idleLagP50Ms)} / ${cell(el.idleLagP99Ms)}; main thread busy ${cell(el.mainThreadBusy)} of the time |`,
   )
   lines.push(
     `| SQLite metric writes, rows/s (one transaction per epoch) | ${cell(sq.rowsPerSecond)} | — | — | ${cell(sq.msPerEpochWrite)} ms per epoch write; share of the job above: ${cell(el.metricShareOfRun)} |`,
@@ -731,9 +797,13 @@ function markdown(): string {
   lines.push('|---|---|---|---|')
   for (const t of results.targets) {
     const verdict =
-      t.pass === null ? `not measured${t.note ? ` (${t.note})` : ''}` : `${t.pass ? 'pass' : 'MISS'} (${t.margin})`
+      t.pass === null
+        ? `not measured${t.note ? ` (${t.note})` : ''}`
+        : `${t.pass ? 'pass' : 'MISS'} (${t.margin})${t.note ? `; ${t.note}` : ''}`
     lines.push(`| ${t.name} | ${t.target} | ${t.value} | ${verdict} |`)
   }
+  lines.push('')
+  lines.push(`Extraction rounds: ${cell(ex.perRound)}.`)
   const errors = Object.entries(results.loadDuring).filter(([k]) => k.endsWith(' error'))
   if (errors.length) {
     lines.push('')
@@ -753,12 +823,7 @@ function markdown(): string {
 async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'tw-bench-'))
   try {
-    const choice = await initBackend(process.env.TUNEWISE_BACKEND || 'wasm')
-    machineInfo()
-    results.machine.backendReason = choice.reason
-    await section('import', () => benchImport(work))
-    await section('sqlite', () => benchSqlite(work))
-
+    results.machine.loadAvgAtStart = load()
     const root = join(work, 'shapes')
     const perClass = Math.ceil(Math.max(size.extractImages, size.finetuneImages, size.jobImages) / CLASSES.length)
     await makeSyntheticDataset(root, { perClass, size: 224, seed: 11, classes: CLASSES })
@@ -767,14 +832,24 @@ async function main(): Promise<void> {
     for (const f of await listImages(root)) byClass[CLASSES.indexOf(labelOf(f))].push(f)
     const files: string[] = []
     for (let i = 0; i < perClass; i++) for (const list of byClass) if (list[i]) files.push(list[i])
+    // The lag test first, while this process is as lean as the app's main process (no WASM heap yet): forking
+    // from a process with gigabytes mapped costs tens of milliseconds of blocked event loop by itself.
+    await section('eventLoop', () => benchEventLoop(work, root, files))
+    await section('sqlite', () => benchSqlite(work))
+    await section('import', () => benchImport(work))
+
+    const choice = await initBackend(process.env.TUNEWISE_BACKEND || 'wasm')
+    machineInfo()
+    results.machine.backendReason = choice.reason
     const loaded = await loadBaseModel(MODEL_ID, join(work, 'data'))
 
     await section('extraction', () => benchExtraction(work, loaded, files, root))
     await section('finetune', () => benchFinetune(work, loaded, files, root))
     await section('head', () => benchHead())
     await section('phase2', () => benchPhase2(loaded))
-    await section('eventLoop', () => benchEventLoop(work, root, files))
     await section('torch', () => benchTorch())
+    // The key comparison again at the end: CPU load from other work changes over a run this long.
+    if (!quick) await section('extraction rerun', () => benchExtraction(work, loaded, files, root))
     results.machine.loadAvgAtEnd = load()
     evaluateTargets()
     const md = markdown()

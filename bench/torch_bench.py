@@ -2,7 +2,7 @@
 
 Usage: python3 bench/torch_bench.py '{"threads": 2, "extract_images": 64, "finetune_images": 256,
         "finetune_epochs": 10, "naive_epochs": 3, "head_images": 1000, "head_epochs": 20}'
-Images are random tensors already in memory (no decoding): this measures the network, as the bare TF.js loop does.
+"parts": "extract" stops after the extraction measurement. Images are random tensors already in memory (no decoding): this measures the network, as the bare TF.js loop does.
 """
 import json
 import sys
@@ -58,6 +58,9 @@ def main() -> None:
     t = time.perf_counter()
     forward_all(x)
     out["extract_images_per_s"] = n / (time.perf_counter() - t)
+    if cfg.get("parts") == "extract":
+        print(json.dumps(out))
+        return
 
     # 10-epoch frozen-base fine-tune: naive (base every epoch) vs cached features.
     n = int(cfg.get("finetune_images", 256))

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -117,6 +117,19 @@ describe('extractFeaturesParallel', () => {
     expect(parallelStats.workerPids).toEqual([])
     expect(out.count).toBe(3)
     expect(featureStats.baseForwardImages - forwardBefore).toBe(3)
+  })
+
+  it('passes a bad image up as bad_data naming the file, not as an internal error', async () => {
+    writeFileSync(join(datasetPath, 'circle', 'notes.png'), 'not an image')
+    const err = await extractFeaturesParallel(base, [...files.slice(0, 3), 'circle/notes.png'], {
+      ...opts(join(root, 'cache-d')),
+      workers: 2,
+      minImagesPerWorker: 1,
+    }).catch((e: unknown) => e)
+    expect(parallelStats.shardSizes).toEqual([2, 2])
+    expect(err).toBeInstanceOf(AppError)
+    expect((err as AppError).code).toBe('bad_data')
+    expect((err as AppError).message).toContain('notes.png')
   })
 
   it('cancels: rejects with "cancelled" and leaves no worker running', async () => {

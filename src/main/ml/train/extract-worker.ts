@@ -3,6 +3,7 @@
  * message, loads the base the parent saved, runs `extractFeatures` over its shard (which writes the shared
  * disk cache), reports `done` and exits. It sends no vectors back: the cache carries them.
  */
+import { AppError } from '../../errors'
 import { initBackend } from '../backend'
 import { loadModelFolder } from '../models/load'
 import { extractFeatures, featureStats } from './features'
@@ -40,7 +41,13 @@ process.on('message', (raw) => {
   if (msg.type !== 'start' || started) return
   started = true
   run(msg)
-    .catch((err: unknown) => post({ type: 'error', message: err instanceof Error ? err.message : String(err) }))
+    .catch((err: unknown) =>
+      post({
+        type: 'error',
+        code: err instanceof AppError ? err.code : 'internal',
+        message: err instanceof Error ? err.message : String(err),
+      }),
+    )
     // Let the last message flush before the process ends.
     .finally(() => setTimeout(() => process.exit(0), 50))
 })

@@ -67,7 +67,7 @@ export type ExtractWorkerMessage =
   | { type: 'ready' }
   | { type: 'progress'; done: number }
   | { type: 'done'; baseForwardImages: number }
-  | { type: 'error'; message: string }
+  | { type: 'error'; code: AppError['code']; message: string }
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -133,7 +133,7 @@ function runWorkers(
   base: Omit<ExtractWorkerStart, 'files'>,
   worker: { script: string; execArgv: string[] },
   opts: ParallelFeatureOptions,
-  onDone: (extra: number) => void,
+  onDone: (done: number) => void,
 ): Promise<void> {
   const children: ChildProcess[] = []
   const done = shards.map(() => 0)
@@ -185,7 +185,10 @@ function runWorkers(
             resolve()
           }
         } else if (msg.type === 'error') {
-          fail(new AppError('internal', `Feature extraction failed in worker ${w + 1}: ${msg.message}`))
+          // A bad image keeps its own code and message (it says which file); anything else is internal.
+          const message =
+            msg.code === 'internal' ? `Feature extraction failed in worker ${w + 1}: ${msg.message}` : msg.message
+          fail(new AppError(msg.code, message))
         }
       })
       child.on('error', (err) => fail(new AppError('internal', `Could not start an extraction worker: ${err.message}`)))
