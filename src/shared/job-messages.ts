@@ -14,14 +14,21 @@ export interface JobStart {
   backend?: string
 }
 
-/** A short timing probe: load the model and time a few forward passes, for the estimate. */
-export interface JobProbe {
-  type: 'probe'
-  modelId: string
-  dataDir: string
-}
+/**
+ * Model work that is not training but still runs TensorFlow: it runs in a child process too, so
+ * the main process (and with it the window) never stalls on it.
+ */
+export type JobTask =
+  /** Load the model and time a few forward passes, for the estimate. */
+  | { kind: 'probe'; modelId: string; dataDir: string }
+  | { kind: 'layers'; modelId: string; dataDir: string }
+  | { kind: 'import'; folder: string; dataDir: string }
+  | { kind: 'download'; modelId: string; dataDir: string }
+  /** Copy a run's model to `outDir`, load it back and re-evaluate the test split. */
+  | { kind: 'export'; modelDir: string; outDir: string; datasetPath: string; evaluation: Evaluation | null }
+  | { kind: 'predict'; modelDir: string; file?: string; base64?: string }
 
-export type ToJob = JobStart | JobProbe | { type: 'cancel' }
+export type ToJob = JobStart | { type: 'task'; task: JobTask } | { type: 'cancel' }
 
 export interface EpochMetrics {
   phase: 1 | 2
@@ -41,4 +48,5 @@ export type FromJob =
   | { type: 'artifact'; kind: string; path: string }
   | { type: 'done'; status: 'succeeded' | 'cancelled'; bestValAccuracy: number | null; testAccuracy: number | null }
   | { type: 'error'; message: string; code: string }
-  | { type: 'probe-result'; backend: string; secondsPerImage: number }
+  | { type: 'task-result'; value: unknown }
+  | { type: 'task-progress'; received: number; total: number | null }

@@ -27,13 +27,7 @@ const DRAFT_KEY = 'wizard'
 
 export function createHandlers(deps: HandlerDeps): Handlers {
   const { repos, jobs, datasets } = deps
-  const models = new ModelService(
-    deps.dataDir,
-    deps.hub,
-    repos,
-    (modelId) => jobs.probe(modelId),
-    () => jobs.status().runId !== null,
-  )
+  const models = new ModelService(deps.dataDir, deps.hub, repos, jobs, () => jobs.status().runId !== null)
 
   const runOrThrow = (runId: number) => {
     const run = repos.runs.get(runId)

@@ -1,7 +1,7 @@
 /**
  * Models as the app sees them: the catalogue plus imported and downloaded models, their layer
  * lists (cached on disk so the Freeze step opens fast), export and "try your own image".
- * TensorFlow is loaded lazily: only these calls pay for it, never app start.
+ * Everything that runs TensorFlow runs as a task in a child process: main never stalls on it.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -9,18 +9,9 @@ import type { LayerInfo, ModelCard, RunConfig, RunDetail } from '../../shared/ty
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
+import type { JobManager } from '../jobs/job-manager'
 
-type Engine = typeof import('../ml/engine')
-let enginePromise: Promise<Engine> | null = null
-function engine(): Promise<Engine> {
-  // Start the fastest backend before any model work here (layers, export check, predictions):
-  // without it TF.js would fall back to its slow plain-JS backend.
-  enginePromise ??= import('../ml/engine').then(async (mod) => {
-    await mod.initBackend()
-    return mod
-  })
-  return enginePromise
-}
+type TaskRunner = Pick<JobManager, 'runTask'>
 
 /** Rough seconds per image for one forward pass of a 224 MobileNet-class base, per backend. */
 const SECONDS_PER_IMAGE: Record<string, number> = { 'tensorflow-gpu': 0.005, tensorflow: 0.03, wasm: 0.1, cpu: 1.1 }
@@ -30,12 +21,13 @@ export class ModelService {
     private readonly dataDir: string,
     private readonly hub: EventHub,
     private readonly repos: Repositories,
-    private readonly probe?: (modelId: string) => Promise<{ backend: string; secondsPerImage: number }>,
+    private readonly tasks: TaskRunner,
     private readonly busy: () => boolean = () => false,
   ) {}
 
+  /** The catalogue and what is on this machine: reads files only, no TensorFlow work. */
   async list(): Promise<ModelCard[]> {
-    const { listModels } = await engine()
+    const { listModels } = await import('../ml/models/load')
     return listModels(this.dataDir)
   }
 
@@ -58,29 +50,22 @@ export class ModelService {
     const card = await this.requireAvailable(modelId)
     const cacheFile = join(this.dataDir, 'cache', 'layers', `${modelId}.json`)
     if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as LayerInfo[]
-    const { loadBaseModel, listLayers } = await engine()
-    const loaded = await loadBaseModel(card.id, this.dataDir)
-    try {
-      const layers = listLayers(loaded)
-      mkdirSync(join(this.dataDir, 'cache', 'layers'), { recursive: true })
-      writeFileSync(cacheFile, JSON.stringify(layers))
-      return layers
-    } finally {
-      loaded.model.dispose()
-    }
+    const layers = await this.tasks.runTask<LayerInfo[]>({ kind: 'layers', modelId: card.id, dataDir: this.dataDir })
+    mkdirSync(join(this.dataDir, 'cache', 'layers'), { recursive: true })
+    writeFileSync(cacheFile, JSON.stringify(layers))
+    return layers
   }
 
   async import(path: string): Promise<ModelCard> {
-    const { importModel } = await engine()
-    const card = await importModel(path, this.dataDir)
+    const card = await this.tasks.runTask<ModelCard>({ kind: 'import', folder: path, dataDir: this.dataDir })
     this.repos.models.save(card)
     return card
   }
 
   async download(modelId: string): Promise<ModelCard> {
-    const { downloadModel } = await engine()
-    const card = await downloadModel(modelId, this.dataDir, (received, total) =>
-      this.hub.emit('model:download', { modelId, received, total }),
+    const card = await this.tasks.runTask<ModelCard>(
+      { kind: 'download', modelId, dataDir: this.dataDir },
+      { onProgress: (received, total) => this.hub.emit('model:download', { modelId, received, total }) },
     )
     this.repos.models.save(card)
     return card
@@ -99,9 +84,12 @@ export class ModelService {
     if (timings[key]) return { value: timings[key], measured: true }
     const fallback = (SECONDS_PER_IMAGE[backend] ?? 0.1) * ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
     // While a run trains, a probe would compete for the CPU and measure nonsense.
-    if (!this.probe || this.busy()) return { value: fallback, measured: false }
+    if (this.busy()) return { value: fallback, measured: false }
     try {
-      const result = await this.probe(card.id)
+      const result = await this.tasks.runTask<{ backend: string; secondsPerImage: number }>(
+        { kind: 'probe', modelId: card.id, dataDir: this.dataDir },
+        { timeoutMs: 60_000 },
+      )
       timings[`${card.id}@${result.backend}`] = result.secondsPerImage
       mkdirSync(join(this.dataDir, 'cache'), { recursive: true })
       writeFileSync(file, JSON.stringify(timings, null, 2))
@@ -143,23 +131,24 @@ export class ModelService {
     run: RunDetail,
     outDir: string,
   ): Promise<{ dir: string; files: string[]; maxDifference: number; agreement: number }> {
-    const { exportRun, verifyExport } = await engine()
-    const files = await exportRun(this.modelDir(run), outDir)
-    const test = run.evaluations.find((e) => e.split === 'test')
-    const check = test ? await verifyExport(outDir, run.datasetPath, test) : { maxDifference: 0, agreement: 1 }
+    const result = await this.tasks.runTask<{ dir: string; files: string[]; maxDifference: number; agreement: number }>(
+      {
+        kind: 'export',
+        modelDir: this.modelDir(run),
+        outDir,
+        datasetPath: run.datasetPath,
+        evaluation: run.evaluations.find((e) => e.split === 'test') ?? null,
+      },
+    )
     this.repos.runs.addArtifact(run.id, 'export', outDir)
-    return { dir: outDir, files, ...check }
+    return result
   }
 
   async predict(run: RunDetail, file?: string, dataUrl?: string): Promise<{ label: string; confidence: number }[]> {
-    const { predictImage } = await engine()
-    let input: string | Buffer
-    if (file) input = file
-    else {
-      const match = /^data:image\/[a-z0-9.+-]+;base64,(.*)$/i.exec(dataUrl ?? '')
-      if (!match) throw new AppError('bad_data', 'That is not an image. Drop a JPEG, PNG, WebP or GIF file.')
-      input = Buffer.from(match[1]!, 'base64')
-    }
-    return predictImage(this.modelDir(run), input)
+    const modelDir = this.modelDir(run)
+    if (file) return this.tasks.runTask({ kind: 'predict', modelDir, file })
+    const match = /^data:image\/[a-z0-9.+-]+;base64,(.*)$/i.exec(dataUrl ?? '')
+    if (!match) throw new AppError('bad_data', 'That is not an image. Drop a JPEG, PNG, WebP or GIF file.')
+    return this.tasks.runTask({ kind: 'predict', modelDir, base64: match[1]! })
   }
 }

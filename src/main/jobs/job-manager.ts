@@ -2,7 +2,9 @@
  * Runs training jobs one at a time, each in its own process. Main owns the database: it writes
  * status and metrics in transactions and forwards throttled progress to the windows.
  */
-import type { FromJob, JobStart } from '../../shared/job-messages'
+import type { ErrorInfo } from '../../shared/contract'
+import type { FromJob, JobStart, JobTask } from '../../shared/job-messages'
+import { AppError } from '../errors'
 import type { MetricPoint, RunConfig, RunProgress, RunStatus } from '../../shared/types'
 import type { RunStatusFields } from '../db/run-repository'
 import type { EventHub } from '../ipc'
@@ -48,6 +50,19 @@ interface ActiveJob {
   bestVal: number | null
 }
 
+const ERROR_CODES: ErrorInfo['code'][] = [
+  'invalid_input',
+  'not_found',
+  'conflict',
+  'bad_data',
+  'internal',
+  'unavailable',
+  'cancelled',
+]
+function isErrorCode(code: string): code is ErrorInfo['code'] {
+  return (ERROR_CODES as string[]).includes(code)
+}
+
 export class JobManager {
   private queue: { runId: number; config: RunConfig }[] = []
   private active: ActiveJob | null = null
@@ -91,32 +106,42 @@ export class JobManager {
   }
 
   /**
-   * Runs a short timing probe in its own process: loads the model and times a forward pass, so
-   * the estimate before a run rests on this machine's speed. Rejects after `timeoutMs`.
+   * Runs model work other than training (timing probe, layer list, import, download, export check,
+   * prediction) in its own process, so TensorFlow never runs on the main process. Errors keep
+   * their code; a task that runs longer than `timeoutMs` is killed.
    */
-  probe(modelId: string, timeoutMs = 60_000): Promise<{ backend: string; secondsPerImage: number }> {
+  runTask<T>(
+    task: JobTask,
+    opts: { timeoutMs?: number; onProgress?: (received: number, total: number | null) => void } = {},
+  ): Promise<T> {
     return new Promise((ok, fail) => {
       const env: Record<string, string> = {}
       if (this.opts.backend) env.TUNEWISE_BACKEND = this.opts.backend
       const proc = this.opts.launcher(this.opts.workerScript, env)
       let settled = false
-      const timer = setTimeout(() => {
-        proc.kill()
-        done(new Error('The timing probe took too long.'))
-      }, timeoutMs)
-      const done = (err: Error | null, value?: { backend: string; secondsPerImage: number }): void => {
+      const done = (err: Error | null, value?: unknown): void => {
         if (settled) return
         settled = true
         clearTimeout(timer)
         if (err) fail(err)
-        else ok(value!)
+        else ok(value as T)
       }
+      const timer = setTimeout(
+        () => {
+          proc.kill()
+          done(new AppError('internal', 'That took too long and was stopped. Try again, or with fewer images.'))
+        },
+        opts.timeoutMs ?? 10 * 60_000,
+      )
       proc.onMessage((msg) => {
-        if (msg.type === 'ready') proc.send({ type: 'probe', modelId, dataDir: this.opts.dataDir })
-        else if (msg.type === 'probe-result') done(null, { backend: msg.backend, secondsPerImage: msg.secondsPerImage })
-        else if (msg.type === 'error') done(new Error(msg.message))
+        if (msg.type === 'ready') proc.send({ type: 'task', task })
+        else if (msg.type === 'task-progress') opts.onProgress?.(msg.received, msg.total)
+        else if (msg.type === 'task-result') done(null, msg.value)
+        else if (msg.type === 'error') done(new AppError(isErrorCode(msg.code) ? msg.code : 'internal', msg.message))
       })
-      proc.onExit(() => done(new Error('The timing probe stopped before it measured anything.')))
+      proc.onExit((code, signal) =>
+        done(new AppError('internal', `The worker process stopped unexpectedly (${signal ?? `exit ${code}`}).`)),
+      )
     })
   }
 

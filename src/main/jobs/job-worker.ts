@@ -3,8 +3,9 @@
  * progress, and exits. It never opens the database: main owns it, so a killed job cannot corrupt it.
  */
 import { join } from 'node:path'
-import type { FromJob, ToJob } from '../../shared/job-messages'
-import { getTf, initBackend, loadBaseModel, trainRun } from '../ml/engine'
+import type { FromJob, JobTask, ToJob } from '../../shared/job-messages'
+import type { AppError } from '../errors'
+import { trainRun } from '../ml/engine'
 
 interface ParentPortLike {
   on(event: 'message', listener: (e: { data: unknown }) => void): void
@@ -32,11 +33,16 @@ onMessage((msg) => {
     stop = true
     return
   }
-  if (msg.type === 'probe' && !started) {
+  if (msg.type === 'task' && !started) {
     started = true
-    probe(msg.modelId, msg.dataDir)
+    runTask(msg.task)
+      .then((value) => post({ type: 'task-result', value }))
       .catch((err: unknown) =>
-        post({ type: 'error', code: 'internal', message: err instanceof Error ? err.message : String(err) }),
+        post({
+          type: 'error',
+          code: err instanceof Error && err.name === 'AppError' ? (err as AppError).code : 'internal',
+          message: err instanceof Error ? err.message : String(err),
+        }),
       )
       .finally(() => setTimeout(() => process.exit(0), 50))
     return
@@ -61,9 +67,37 @@ onMessage((msg) => {
 
 post({ type: 'ready', pid: process.pid })
 
+async function runTask(task: JobTask): Promise<unknown> {
+  const engine = await import('../ml/engine')
+  await engine.initBackend()
+  switch (task.kind) {
+    case 'probe':
+      return probe(task.modelId, task.dataDir)
+    case 'layers': {
+      const loaded = await engine.loadBaseModel(task.modelId, task.dataDir)
+      return engine.listLayers(loaded)
+    }
+    case 'import':
+      return engine.importModel(task.folder, task.dataDir)
+    case 'download':
+      return engine.downloadModel(task.modelId, task.dataDir, (received, total) =>
+        post({ type: 'task-progress', received, total }),
+      )
+    case 'export': {
+      const files = await engine.exportRun(task.modelDir, task.outDir)
+      const check = task.evaluation
+        ? await engine.verifyExport(task.outDir, task.datasetPath, task.evaluation)
+        : { maxDifference: 0, agreement: 1 }
+      return { dir: task.outDir, files, maxDifference: check.maxDifference, agreement: check.agreement }
+    }
+    case 'predict':
+      return engine.predictImage(task.modelDir, task.file ?? Buffer.from(task.base64 ?? '', 'base64'))
+  }
+}
+
 /** Times the base's forward pass on a small batch (after one warm-up) on the backend a run would use. */
-async function probe(modelId: string, dataDir: string): Promise<void> {
-  const choice = await initBackend()
+async function probe(modelId: string, dataDir: string): Promise<{ backend: string; secondsPerImage: number }> {
+  const { currentBackend, getTf, loadBaseModel } = await import('../ml/engine')
   const loaded = await loadBaseModel(modelId, dataDir)
   const tf = getTf()
   const [h, w] = loaded.inputSize
@@ -77,6 +111,7 @@ async function probe(modelId: string, dataDir: string): Promise<void> {
   }
   run(2)
   const n = 8
-  post({ type: 'probe-result', backend: choice.backend, secondsPerImage: run(n) / n })
+  const secondsPerImage = run(n) / n
   loaded.model.dispose()
+  return { backend: currentBackend()?.backend ?? 'unknown', secondsPerImage }
 }
