@@ -15,6 +15,8 @@ export default defineConfig({
           cli: resolve(__dirname, 'src/main/cli.ts'),
           // A training job's child process.
           'job-worker': resolve(__dirname, 'src/main/jobs/job-worker.ts'),
+          // A feature-extraction shard (WASM is single-threaded: one process per core).
+          'extract-worker': resolve(__dirname, 'src/main/ml/train/extract-worker.ts'),
         },
       },
     },

@@ -5,12 +5,13 @@
  */
 import { createHash } from 'node:crypto'
 import { mkdir, writeFile } from 'node:fs/promises'
+import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import type { LayersModel, Optimizer, SymbolicTensor, Tensor } from '@tensorflow/tfjs'
 import type { FromJob, JobStart } from '../../../shared/job-messages'
 import type { Evaluation, RunConfig, RunProgress } from '../../../shared/types'
 import { AppError } from '../../errors'
-import { getTf, initBackend } from '../backend'
+import { currentBackend, getTf, initBackend } from '../backend'
 import { evaluatePredictions, lossAndAccuracy } from '../eval/evaluate'
 import { applyChain, writeExport, type ExportMetadata } from '../export/export'
 import { preprocessDescriptions } from '../models/catalogue'
@@ -27,6 +28,7 @@ import {
   type FeatureSet,
 } from './features'
 import { applyFreeze, resolveTrainable } from './freeze'
+import { extractFeaturesParallel } from './parallel-extract'
 import { buildHead, compileHead, disposeOptimizer } from './head'
 import { makeRng, permutation, type Rng } from './random'
 import { LrSchedule } from './schedule'
@@ -446,7 +448,10 @@ async function runJob(run: Run): Promise<void> {
   const baseKey = fingerprint(loaded.base, `${loaded.card.id}|features`)
   const evalFiles = [...val.examples, ...test.examples].map((e) => e.file)
   const files = augment ? evalFiles : [...train.examples.map((e) => e.file), ...evalFiles]
-  const feats = await extractFeatures(loaded.base, files, extractOpts(baseKey, 1))
+  const feats = await extractFeaturesParallel(loaded.base, files, {
+    ...extractOpts(baseKey, 1),
+    workers: extractionWorkers(),
+  })
   const off = augment ? 0 : train.examples.length
   const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
   const trainSet = augment ? null : subset(feats, range(0, off))
@@ -618,6 +623,18 @@ async function runJob(run: Run): Promise<void> {
  * Runs a whole training job and reports through `io.post`. Never throws: failures end with
  * `{type:'error'}` (code 'nan_loss' for a diverged loss), a cancel with `{type:'done', status:'cancelled'}`.
  */
+/**
+ * WASM and the plain-JS backend are single-threaded under Node, so extraction shards over worker
+ * processes: one per core, minus one left for the app itself. Native TensorFlow threads on its own.
+ * On a 2-core machine that means one process: the bench measured 2 workers slower there (start-up and
+ * contention with the app), see README.
+ */
+function extractionWorkers(): number {
+  const backend = currentBackend()?.backend
+  if (backend !== 'wasm' && backend !== 'cpu') return 1
+  return Math.max(1, Math.min(4, availableParallelism() - 1))
+}
+
 export async function trainRun(job: JobStart, io: TrainIo): Promise<void> {
   const run = new Run(job, io)
   try {
