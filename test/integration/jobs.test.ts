@@ -180,3 +180,27 @@ describe('training jobs', () => {
     expect(run.artifacts.some((a) => a.kind === 'model' && existsSync(join(a.path, 'model.json')))).toBe(true)
   })
 })
+
+describe('deleting a run', () => {
+  it("removes its metrics and files and nothing of another run's", async () => {
+    const config = defaultRunConfig(modelId, datasetId, 'keep')
+    config.hyper.epochs = 2
+    const keep = (await call<{ runId: number }>('runs:start', { config })).runId
+    const drop = (await call<{ runId: number }>('runs:start', { config: { ...config, name: 'drop' } })).runId
+    await svc.jobs.whenIdle()
+    const dirOf = (id: number) => join(dataDir, 'runs', String(id))
+    expect(existsSync(dirOf(keep)) && existsSync(dirOf(drop))).toBe(true)
+    const keptBefore = await call<Record<number, unknown[]>>('runs:metrics', { runIds: [keep] })
+    const keptRun = await call<RunDetail>('runs:get', { runId: keep })
+
+    expect(await call('runs:delete', { runId: drop })).toEqual({ deleted: true })
+    expect(existsSync(dirOf(drop))).toBe(false)
+    expect((await svc.router.call('runs:get', { runId: drop })).ok).toBe(false)
+    expect(await call<Record<number, unknown[]>>('runs:metrics', { runIds: [drop] })).toEqual({ [drop]: [] })
+
+    expect(existsSync(dirOf(keep))).toBe(true)
+    expect(await call('runs:metrics', { runIds: [keep] })).toEqual(keptBefore)
+    expect(await call<RunDetail>('runs:get', { runId: keep })).toEqual(keptRun)
+    expect(svc.db.pragma('integrity_check', { simple: true })).toBe('ok')
+  })
+})
