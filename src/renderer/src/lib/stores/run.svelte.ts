@@ -153,7 +153,7 @@ class RunTracker {
     this.metricsTimer = setTimeout(() => {
       this.metricsTimer = null
       void this.refreshMetrics()
-    }, 300)
+    }, 120)
   }
 
   private onProgress(p: RunProgress): void {
