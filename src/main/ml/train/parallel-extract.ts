@@ -163,6 +163,8 @@ function runWorkers(
     }
     shards.forEach((files, w) => {
       const child = fork(worker.script, [], {
+        // Inside Electron, process.execPath is the app itself: run it as plain Node.
+        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
         execArgv: [...worker.execArgv, '--max-old-space-size=4096'],
       })
