@@ -222,6 +222,8 @@ export interface RunSummary {
   datasetPath: string
   status: RunStatus
   backend: string | null
+  /** Why this backend ran and faster ones did not (e.g. "wasm … (skipped tensorflow-gpu: not installed)"). */
+  backendReason: string | null
   bestValAccuracy: number | null
   testAccuracy: number | null
   durationMs: number | null

@@ -171,7 +171,9 @@ describe('training jobs', () => {
     await svc.jobs.whenIdle()
     const run = await call<RunDetail>('runs:get', { runId })
     expect(run.status).toBe('succeeded')
-    expect(run.backend).toBeTruthy()
+    expect(run.backend).toBe('wasm')
+    // Why this backend, and why not the faster ones.
+    expect(run.backendReason).toMatch(/tfjs-node-gpu is not installed/)
     expect(run.evaluations.map((e) => e.split).sort()).toEqual(['test', 'val'])
     const metrics = (
       await call<Record<number, { name: string; split: string }[]>>('runs:metrics', { runIds: [runId] })

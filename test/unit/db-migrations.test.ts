@@ -124,6 +124,23 @@ describe('migrate', () => {
     db.close()
   })
 
+  it('applies 0003 to a version-2 database: runs keep their rows and gain a backend reason', () => {
+    const db = new Database(':memory:')
+    db.pragma('foreign_keys = ON')
+    migrate(db, allMigrations.slice(0, 2))
+    db.prepare(
+      `INSERT INTO runs (name, created_at, model_id, dataset_id, config, status, backend) VALUES ('old', '2024-01-01T00:00:00.000Z', 'm', 'd', '{}', 'succeeded', 'wasm')`,
+    ).run()
+    expect(migrate(db, allMigrations.slice(0, 3))).toEqual([3])
+    expect(schemaVersion(db)).toBe(3)
+    expect(db.prepare('SELECT name, backend, backend_reason FROM runs').all()).toEqual([
+      { name: 'old', backend: 'wasm', backend_reason: null },
+    ])
+    // The table is still STRICT: the new TEXT column refuses a blob.
+    expect(() => db.prepare('UPDATE runs SET backend_reason = ?').run(Buffer.from([1]))).toThrow()
+    db.close()
+  })
+
   it('rolls back every pending migration when one throws halfway', () => {
     const failing: Migration = {
       version: 2,

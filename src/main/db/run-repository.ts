@@ -10,6 +10,8 @@ import { isObject, parseJson } from './json'
 export interface RunStatusFields {
   error?: string | null
   backend?: string | null
+  /** Why this backend ran and the faster ones did not. */
+  backendReason?: string | null
   /** ISO 8601. */
   startedAt?: string | null
   /** ISO 8601. */
@@ -53,6 +55,7 @@ interface RunRow {
   dataset_path: string
   status: RunStatus
   backend: string | null
+  backend_reason: string | null
   best_val_accuracy: number | null
   test_accuracy: number | null
   duration_ms: number | null
@@ -74,7 +77,7 @@ interface MetricRow {
 
 const SUMMARY_SELECT = `
   SELECT r.id, r.name, r.created_at, r.started_at, r.finished_at, r.model_id, r.dataset_id, r.dataset_path,
-         r.status, r.backend, r.best_val_accuracy, r.test_accuracy, r.duration_ms, r.error, r.notes, r.starred,
+         r.status, r.backend, r.backend_reason, r.best_val_accuracy, r.test_accuracy, r.duration_ms, r.error, r.notes, r.starred,
          (SELECT json_group_array(tag) FROM (SELECT tag FROM tags t WHERE t.run_id = r.id ORDER BY tag)) AS tags
   FROM runs r`
 
@@ -202,6 +205,7 @@ export class RunRepository {
     const columns: Record<keyof RunStatusFields, string> = {
       error: 'error',
       backend: 'backend',
+      backendReason: 'backend_reason',
       startedAt: 'started_at',
       finishedAt: 'finished_at',
       durationMs: 'duration_ms',
@@ -527,6 +531,7 @@ function toSummary(row: RunRow): RunSummary {
     datasetPath: row.dataset_path,
     status: row.status,
     backend: row.backend,
+    backendReason: row.backend_reason,
     bestValAccuracy: row.best_val_accuracy,
     testAccuracy: row.test_accuracy,
     durationMs: row.duration_ms,

@@ -215,7 +215,7 @@ export class JobManager {
         break
       case 'backend':
         this.lastBackend = msg.backend
-        runs.setStatus(job.runId, 'running', { backend: msg.backend })
+        runs.setStatus(job.runId, 'running', { backend: msg.backend, backendReason: msg.reason })
         this.opts.hub.emit('run:log', { runId: job.runId, message: `Training on ${msg.backend}: ${msg.reason}` })
         break
       case 'progress':
