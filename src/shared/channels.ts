@@ -35,7 +35,14 @@ export const channelNames = [
   'drafts:save',
 ] as const
 
-export const eventNames = ['run:progress', 'run:status', 'run:log', 'dataset:progress', 'model:download'] as const
+export const eventNames = [
+  'run:progress',
+  'run:status',
+  'run:log',
+  'run:epoch',
+  'dataset:progress',
+  'model:download',
+] as const
 
 export class TunewiseError extends Error {
   constructor(

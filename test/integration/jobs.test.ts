@@ -167,10 +167,19 @@ describe('training jobs', () => {
   it('finishes a short run with metrics, evaluations and a model', async () => {
     const config = defaultRunConfig(modelId, datasetId, 'short')
     config.hyper.epochs = 3
+    const pushed: unknown[] = []
+    const off = svc.hub.subscribe((event, payload) => {
+      if (event === 'run:epoch') pushed.push(...(payload as { points: unknown[] }).points)
+    })
     const { runId } = await call<{ runId: number }>('runs:start', { config })
     await svc.jobs.whenIdle()
+    off()
     const run = await call<RunDetail>('runs:get', { runId })
     expect(run.status).toBe('succeeded')
+    // Every stored epoch point was also pushed live, as written.
+    const stored = (await call<Record<number, unknown[]>>('runs:metrics', { runIds: [runId] }))[runId]!
+    expect(pushed).toHaveLength(stored.length)
+    expect(pushed).toEqual(expect.arrayContaining(stored))
     expect(run.backend).toBe('wasm')
     // Why this backend, and why not the faster ones.
     expect(run.backendReason).toMatch(/tfjs-node-gpu is not installed/)

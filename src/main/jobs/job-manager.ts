@@ -240,6 +240,7 @@ export class JobManager {
           if (key === 'val_acc' && (job.bestVal === null || value > job.bestVal)) job.bestVal = value
         }
         runs.addMetrics(job.runId, points)
+        this.opts.hub.emit('run:epoch', { runId: job.runId, points })
         break
       }
       case 'log':

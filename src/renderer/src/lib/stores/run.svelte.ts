@@ -1,5 +1,6 @@
 /**
- * The training run being watched: progress and status from events, curves from runs:metrics.
+ * The training run being watched: progress, status and epoch points from events; runs:metrics
+ * fills in the curves when it (re)attaches.
  * It outlives the Train screen, so leaving the screen never stops or forgets a run, and on start
  * (or after the socket reconnects) `resync` re-attaches to whatever main says is active.
  */
@@ -28,12 +29,17 @@ class RunTracker {
   readonly active = $derived(this.status === 'running' || this.status === 'queued')
 
   private finishedListeners = new Set<(runId: number, status: RunStatus) => void>()
-  private lastEpochKey = ''
-  private metricsTimer: ReturnType<typeof setTimeout> | null = null
 
   constructor() {
     api.on('run:progress', (p) => this.onProgress(p))
     api.on('run:status', (s) => this.onStatus(s.runId, s.status, s.error ?? null))
+    api.on('run:epoch', (e) => {
+      // Epoch points arrive as they are written; a fetch fills any gap after a reconnect.
+      if (e.runId !== this.runId) return
+      const key = (p: MetricPoint): string => `${p.phase}:${p.epoch}:${p.step}:${p.split}:${p.name}`
+      const fresh = new Set(e.points.map(key))
+      this.points = [...this.points.filter((p) => !fresh.has(key(p))), ...e.points]
+    })
     onReconnect(() => void this.resync())
   }
 
@@ -69,7 +75,6 @@ class RunTracker {
     this.error = null
     this.points = []
     this.batchLoss = []
-    this.lastEpochKey = ''
     this.seenAt = Date.now()
     await Promise.all([this.refreshDetail(), this.refreshMetrics()])
   }
@@ -148,14 +153,6 @@ class RunTracker {
     }
   }
 
-  private scheduleMetrics(): void {
-    if (this.metricsTimer) return
-    this.metricsTimer = setTimeout(() => {
-      this.metricsTimer = null
-      void this.refreshMetrics()
-    }, 120)
-  }
-
   private onProgress(p: RunProgress): void {
     if (this.runId === null || (p.runId !== this.runId && !this.active)) {
       // A run we did not start here (another window, the CLI, a queued one): watch it.
@@ -165,12 +162,6 @@ class RunTracker {
     if (p.runId !== this.runId) return
     if (this.status === 'queued') this.status = 'running'
     this.progress = p
-    const epochKey = `${p.phase}:${p.epoch}`
-    if (epochKey !== this.lastEpochKey) {
-      if (this.lastEpochKey !== '') this.scheduleMetrics()
-      this.lastEpochKey = epochKey
-    }
-    if ('val_loss' in p.metrics || 'val_acc' in p.metrics) this.scheduleMetrics()
     const loss = p.metrics.loss
     if (p.stage === 'training' && p.batches > 0 && typeof loss === 'number' && Number.isFinite(loss)) {
       const offset = p.phase === 2 ? epochsPerPhase(this.points)[1] : 0
