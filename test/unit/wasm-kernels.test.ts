@@ -262,3 +262,44 @@ describe('registerWasmGradKernels', () => {
     model.dispose()
   })
 })
+
+describe('BatchMatMul with transposed operands on wasm', () => {
+  const cases: { label: string; a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
+    { label: 'aᵀ·b (a dense weight gradient)', a: [40, 24], b: [40, 8], ta: true, tb: false },
+    { label: 'a·bᵀ (a dense input gradient)', a: [40, 8], b: [24, 8], ta: false, tb: true },
+    { label: 'aᵀ·bᵀ', a: [8, 40], b: [24, 8], ta: true, tb: true },
+    { label: 'batched aᵀ·b', a: [3, 10, 6], b: [3, 10, 5], ta: true, tb: false },
+    { label: 'plain a·b (untouched path)', a: [7, 9], b: [9, 4], ta: false, tb: false },
+  ]
+
+  it.each(cases)('matches cpu: $label', async (c) => {
+    const fn = (): tf.Tensor[] => [
+      tf.matMul(
+        tf.tensor(randomValues(size(c.a), 7), c.a) as tf.Tensor3D,
+        tf.tensor(randomValues(size(c.b), 8), c.b) as tf.Tensor3D,
+        c.ta,
+        c.tb,
+      ),
+    ]
+    const [wasm] = await on('wasm', fn)
+    const [cpu] = await on('cpu', fn)
+    expectClose(wasm!, cpu!)
+  })
+
+  it('frees its transposed copies', async () => {
+    await tf.setBackend('wasm')
+    const a = tf.tensor2d(randomValues(40 * 24, 1), [40, 24])
+    const b = tf.tensor2d(randomValues(40 * 8, 2), [40, 8])
+    tf.matMul(a, b, true, false).dispose()
+    const before = tf.memory()
+    for (let i = 0; i < 5; i++) tf.matMul(a, b, true, false).dispose()
+    expect(tf.memory().numTensors).toBe(before.numTensors)
+    expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers)
+    // Training through it works and leaves the inputs intact.
+    const values = a.dataSync().slice()
+    const g = tf.grad((x: tf.Tensor2D) => tf.matMul(x, b, true, false).sum())(a)
+    expect(g.shape).toEqual([40, 24])
+    expect(Array.from(a.dataSync())).toEqual(Array.from(values))
+    tf.dispose([a, b, g])
+  })
+})
