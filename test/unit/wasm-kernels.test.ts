@@ -273,14 +273,11 @@ describe('BatchMatMul with transposed operands on wasm', () => {
   ]
 
   it.each(cases)('matches cpu: $label', async (c) => {
-    const fn = (): tf.Tensor[] => [
-      tf.matMul(
-        tf.tensor(randomValues(size(c.a), 7), c.a) as tf.Tensor3D,
-        tf.tensor(randomValues(size(c.b), 8), c.b) as tf.Tensor3D,
-        c.ta,
-        c.tb,
-      ),
-    ]
+    const fn = (): tf.Tensor[] => {
+      const a: tf.Tensor = tf.tensor(randomValues(size(c.a), 7), c.a)
+      const b: tf.Tensor = tf.tensor(randomValues(size(c.b), 8), c.b)
+      return [tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, c.ta, c.tb)]
+    }
     const [wasm] = await on('wasm', fn)
     const [cpu] = await on('cpu', fn)
     expectClose(wasm!, cpu!)
@@ -297,7 +294,7 @@ describe('BatchMatMul with transposed operands on wasm', () => {
     expect(tf.memory().numDataBuffers).toBe(before.numDataBuffers)
     // Training through it works and leaves the inputs intact.
     const values = a.dataSync().slice()
-    const g = tf.grad((x: tf.Tensor2D) => tf.matMul(x, b, true, false).sum())(a)
+    const g = tf.grad((x: tf.Tensor) => tf.matMul(x as tf.Tensor2D, b, true, false).sum())(a)
     expect(g.shape).toEqual([40, 24])
     expect(Array.from(a.dataSync())).toEqual(Array.from(values))
     tf.dispose([a, b, g])

@@ -538,19 +538,7 @@ async function runJob(run: Run): Promise<void> {
   }
 
   // ---- Evaluation.
-  run.progress(
-    {
-      phase: doPhase2 ? 2 : 1,
-      epoch: 0,
-      epochs: 0,
-      batch: 0,
-      batches: 0,
-      metrics: {},
-      etaSeconds: null,
-      stage: 'evaluating',
-    },
-    true,
-  )
+  run.progress(stageOnly(doPhase2 ? 2 : 1, 'evaluating'), true)
   const score = (split: Split, xs: Tensor[], name: Evaluation['split']) => {
     const probs = predictProbs(finalModel, xs, 32)
     const evaluation = evaluatePredictions(
@@ -571,19 +559,7 @@ async function runJob(run: Run): Promise<void> {
   if (testScore) io.post({ type: 'evaluation', evaluation: testScore.evaluation })
 
   // ---- Export.
-  run.progress(
-    {
-      phase: doPhase2 ? 2 : 1,
-      epoch: 0,
-      epochs: 0,
-      batch: 0,
-      batches: 0,
-      metrics: {},
-      etaSeconds: null,
-      stage: 'exporting',
-    },
-    true,
-  )
+  run.progress(stageOnly(doPhase2 ? 2 : 1, 'exporting'), true)
   const runDir = runDirOf(io.dataDir, job.runId)
   await mkdir(runDir, { recursive: true })
   const modelPath = join(runDir, 'model')
@@ -623,6 +599,11 @@ async function runJob(run: Run): Promise<void> {
  * Runs a whole training job and reports through `io.post`. Never throws: failures end with
  * `{type:'error'}` (code 'nan_loss' for a diverged loss), a cancel with `{type:'done', status:'cancelled'}`.
  */
+/** Progress for a stage with no epochs or batches to count (evaluating, exporting). */
+function stageOnly(phase: 1 | 2, stage: RunProgress['stage']): Omit<RunProgress, 'runId'> {
+  return { phase, epoch: 0, epochs: 0, batch: 0, batches: 0, metrics: {}, etaSeconds: null, stage }
+}
+
 /**
  * WASM and the plain-JS backend are single-threaded under Node, so extraction shards over worker
  * processes: one per core, minus one left for the app itself. Native TensorFlow threads on its own.
