@@ -61,7 +61,7 @@ beforeAll(async () => {
 })
 
 describe('extractFeaturesParallel', () => {
-  it('shards uncached images over two worker processes and returns the single-process vectors', async () => {
+  it('shards uncached images over this process and a worker and returns the single-process vectors', async () => {
     const single = await extractFeatures(base, files, opts(null))
     const cacheDir = join(root, 'cache-a')
     const forwardBefore = featureStats.baseForwardImages
@@ -70,13 +70,15 @@ describe('extractFeaturesParallel', () => {
       ...opts(cacheDir),
       workers: 2,
       minImagesPerWorker: 1,
+      headStartImages: 0,
       onProgress: (done) => progress.push(done),
     })
 
+    // The first shard is this process's own; the second went to one forked worker.
     expect(parallelStats.shardSizes).toEqual([6, 6])
-    expect(new Set(parallelStats.workerPids).size).toBe(2)
+    expect(parallelStats.workerPids).toHaveLength(1)
     expect(parallelStats.workerPids).not.toContain(process.pid)
-    // The workers ran the base over every image once; the parent only read their cache entries back.
+    // The base ran over every image exactly once, here or in the worker.
     expect(featureStats.baseForwardImages - forwardBefore).toBe(files.length)
     expect(countCacheFiles(cacheDir)).toBe(files.length)
     expect(progress.at(-1)).toBe(files.length)
@@ -91,7 +93,12 @@ describe('extractFeaturesParallel', () => {
     expect(new Set(Array.from(single.data[0].subarray(0, 16))).size).toBeGreaterThan(8)
 
     // A second call finds everything cached and starts no worker.
-    const again = await extractFeaturesParallel(base, files, { ...opts(cacheDir), workers: 2, minImagesPerWorker: 1 })
+    const again = await extractFeaturesParallel(base, files, {
+      ...opts(cacheDir),
+      workers: 2,
+      minImagesPerWorker: 1,
+      headStartImages: 0,
+    })
     expect(parallelStats.shardSizes).toEqual([])
     expect(Array.from(again.data[0])).toEqual(Array.from(parallel.data[0]))
   })
@@ -105,7 +112,8 @@ describe('extractFeaturesParallel', () => {
       workers: 2,
       minImagesPerWorker: 1,
     })
-    expect(parallelStats.shardSizes).toEqual([4, 4])
+    // 8 uncached: this process takes half plus a head start (it needs no start-up), the worker the rest.
+    expect(parallelStats.shardSizes).toEqual([6, 2])
     const single = await extractFeatures(base, reversed, opts(null))
     const diff = single.data[0].reduce((m, v, i) => Math.max(m, Math.abs(v - parallel.data[0][i])), 0)
     expect(diff).toBeLessThan(1e-5)
@@ -125,6 +133,7 @@ describe('extractFeaturesParallel', () => {
       ...opts(join(root, 'cache-d')),
       workers: 2,
       minImagesPerWorker: 1,
+      headStartImages: 0,
     }).catch((e: unknown) => e)
     expect(parallelStats.shardSizes).toEqual([2, 2])
     expect(err).toBeInstanceOf(AppError)
@@ -140,14 +149,14 @@ describe('extractFeaturesParallel', () => {
       minImagesPerWorker: 1,
       // Ask to stop as soon as the workers exist; the parent polls between their messages.
       shouldStop: () => {
-        if (parallelStats.workerPids.length === 2) stop = true
+        if (parallelStats.workerPids.length === 1) stop = true
         return stop
       },
     })
     const err = await run.catch((e: unknown) => e)
     expect(err).toBeInstanceOf(AppError)
     expect((err as AppError).code).toBe('cancelled')
-    expect(parallelStats.workerPids).toHaveLength(2)
+    expect(parallelStats.workerPids).toHaveLength(1)
     for (const pid of parallelStats.workerPids) expect(() => process.kill(pid, 0)).toThrow()
   })
 })

@@ -451,6 +451,7 @@ async function runJob(run: Run): Promise<void> {
   const feats = await extractFeaturesParallel(loaded.base, files, {
     ...extractOpts(baseKey, 1),
     workers: extractionWorkers(),
+    minImagesPerWorker: 64,
   })
   const off = augment ? 0 : train.examples.length
   const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i)
@@ -605,15 +606,15 @@ function stageOnly(phase: 1 | 2, stage: RunProgress['stage']): Omit<RunProgress,
 }
 
 /**
- * WASM and the plain-JS backend are single-threaded under Node, so extraction shards over worker
- * processes: one per core, minus one left for the app itself. Native TensorFlow threads on its own.
- * On a 2-core machine that means one process: the bench measured 2 workers slower there (start-up and
- * contention with the app), see README.
+ * WASM and the plain-JS backend are single-threaded under Node, so extraction shards over one
+ * process per core (this one plus forked workers, up to 4; the app's own processes idle while a run
+ * trains). A worker costs ~3 s to start, so a shard needs at least 64 images. Native TensorFlow
+ * threads on its own.
  */
 function extractionWorkers(): number {
   const backend = currentBackend()?.backend
   if (backend !== 'wasm' && backend !== 'cpu') return 1
-  return Math.max(1, Math.min(4, availableParallelism() - 1))
+  return Math.max(1, Math.min(4, availableParallelism()))
 }
 
 export async function trainRun(job: JobStart, io: TrainIo): Promise<void> {
