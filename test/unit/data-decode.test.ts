@@ -167,6 +167,15 @@ describe('decodeImage: files that cannot be used get a plain reason', () => {
     )
   })
 
+  it('damaged files get the same reason when many images decode at once', async () => {
+    // libvips keeps one error text per process; concurrent decodes used to turn it into "Unknown error".
+    const bad = ['truncated.png', 'corrupt.jpg'].map((f) => path(f))
+    const reasons = await Promise.all(Array.from({ length: 24 }, (_, i) => reasonOf(decodeImage(bad[i % 2]!, 8, 8))))
+    expect(new Set(reasons.filter((_, i) => i % 2 === 0)).size).toBe(1)
+    expect(new Set(reasons.filter((_, i) => i % 2 === 1)).size).toBe(1)
+    expect(reasons[0]).toMatch(/the file ends too early/)
+  })
+
   it('an SVG drawing is refused by name', async () => {
     expect(await reasonOf(decodeImage(path('drawing.png'), 8, 8))).toMatch(/^Not a supported image: the content is SVG/)
   })

@@ -52,6 +52,9 @@ function tooLarge(width: number, height: number): ImageDecodeError {
 }
 
 /** Translates libvips/sharp messages into sentences a non-coder can act on. */
+const CUT_SHORT =
+  'The image data is damaged or cut short: the file ends too early (it may not have finished copying or downloading).'
+
 function plainReason(err: unknown): string {
   const raw = err instanceof Error ? err.message : String(err)
   if (/unsupported image format/i.test(raw)) return NOT_AN_IMAGE
@@ -59,7 +62,7 @@ function plainReason(err: unknown): string {
     return `The image is too large (over ${MAX_INPUT_PIXELS / 1e6} megapixels). Save a smaller copy and use that instead.`
   }
   if (/premature end|end of stream|truncat|unexpected end|short read|not enough data|read error/i.test(raw)) {
-    return 'The image data is damaged or cut short: the file ends too early (it may not have finished copying or downloading).'
+    return CUT_SHORT
   }
   const detail = raw
     .replace(/^Input (buffer|file) (has corrupt header|contains)[:]?\s*/i, '')
@@ -96,7 +99,7 @@ async function readImageFile(file: string): Promise<Buffer> {
  */
 export async function openImage(
   buf: Buffer,
-): Promise<{ image: sharp.Sharp; format: string; width: number; height: number }> {
+): Promise<{ image: sharp.Sharp; format: string; width: number; height: number; endsEarly: boolean }> {
   if (buf.length === 0) throw new ImageDecodeError('The file is empty (0 bytes).')
   if (isBmp(buf)) {
     try {
@@ -107,7 +110,7 @@ export async function openImage(
         raw: { width: bmp.width, height: bmp.height, channels: 4 },
         limitInputPixels: MAX_INPUT_PIXELS,
       })
-      return { image, format: 'bmp', width: bmp.width, height: bmp.height }
+      return { image, format: 'bmp', width: bmp.width, height: bmp.height, endsEarly: false }
     } catch (err) {
       if (err instanceof ImageDecodeError) throw err
       if (err instanceof BmpError) throw new ImageDecodeError(err.message)
@@ -119,7 +122,7 @@ export async function openImage(
     // The header only: no pixel limit here so an oversized image can be reported with its real size.
     meta = await sharp(buf, { limitInputPixels: false }).metadata()
   } catch (err) {
-    throw new ImageDecodeError(plainReason(err))
+    throw new ImageDecodeError(endsEarly(buf, sniffFormat(buf)) ? CUT_SHORT : plainReason(err))
   }
   if (!meta.format || !ACCEPTED_FORMATS.has(meta.format)) {
     const kind = meta.format ? meta.format.toUpperCase() : 'unknown'
@@ -133,10 +136,42 @@ export async function openImage(
   // failOn 'error' rather than the default 'warning': phone and camera JPEGs often carry harmless warnings
   // (extraneous bytes before a marker), while truncation is still an error and is still refused.
   const image = sharp(buf, { limitInputPixels: MAX_INPUT_PIXELS, failOn: 'error', pages: 1, page: 0 })
-  return { image, format: meta.format, width: rotated ? height : width, height: rotated ? width : height }
+  return {
+    image,
+    format: meta.format,
+    width: rotated ? height : width,
+    height: rotated ? width : height,
+    endsEarly: endsEarly(buf, meta.format),
+  }
 }
 
-async function toRgb(image: sharp.Sharp, height: number, width: number): Promise<Uint8Array> {
+const PNG_END = Buffer.from('IEND')
+
+/** The format by its signature, for files whose header libvips could not parse. */
+function sniffFormat(buf: Buffer): string {
+  if (buf.length >= 8 && buf.readUInt32BE(0) === 0x89504e47) return 'png'
+  if (buf.length >= 3 && buf[0] === 0xff && buf[1] === 0xd8 && buf[2] === 0xff) return 'jpeg'
+  return ''
+}
+
+/**
+ * Whether a PNG or JPEG stops before its end marker (IEND chunk, EOI). Only used to word the reason
+ * when decoding fails: libvips keeps its error text per process, so with concurrent decodes the text
+ * can arrive as "Unknown error", and the reason must not depend on that.
+ */
+function endsEarly(buf: Buffer, format: string): boolean {
+  const tail = buf.subarray(Math.max(0, buf.length - 64))
+  if (format === 'png') return tail.indexOf(PNG_END) < 0
+  if (format === 'jpeg') {
+    // Some cameras append data after the end marker; look for it anywhere in the last 64 KB.
+    const end = buf.subarray(Math.max(0, buf.length - 65536))
+    for (let i = end.length - 2; i >= 0; i--) if (end[i] === 0xff && end[i + 1] === 0xd9) return false
+    return true
+  }
+  return false
+}
+
+async function toRgb(image: sharp.Sharp, height: number, width: number, endsEarly = false): Promise<Uint8Array> {
   try {
     const { data, info } = await image
       .rotate() // apply EXIF orientation, so the model sees the photo the way people do
@@ -160,7 +195,7 @@ async function toRgb(image: sharp.Sharp, height: number, width: number): Promise
     throw new ImageDecodeError(`The image data is damaged: it decoded to ${info.channels} channels instead of 3.`)
   } catch (err) {
     if (err instanceof ImageDecodeError) throw err
-    throw new ImageDecodeError(plainReason(err))
+    throw new ImageDecodeError(endsEarly ? CUT_SHORT : plainReason(err))
   }
 }
 
@@ -188,8 +223,8 @@ export async function decodeImage(file: string, height: number, width: number): 
 /** As `decodeImage`, from bytes already in memory. */
 export async function decodeImageBuffer(buf: Buffer, height: number, width: number): Promise<Uint8Array> {
   checkTarget(height, width)
-  const { image } = await openImage(buf)
-  return toRgb(image, height, width)
+  const { image, endsEarly: cut } = await openImage(buf)
+  return toRgb(image, height, width, cut)
 }
 
 /**
@@ -198,8 +233,8 @@ export async function decodeImageBuffer(buf: Buffer, height: number, width: numb
  * @throws ImageDecodeError with a plain reason.
  */
 export async function probeImageBuffer(buf: Buffer): Promise<ImageProbe> {
-  const { image, format, width, height } = await openImage(buf)
-  await toRgb(image, 8, 8)
+  const { image, format, width, height, endsEarly: cut } = await openImage(buf)
+  await toRgb(image, 8, 8, cut)
   const warnings: string[] = []
   if (width < TINY_IMAGE_SIDE || height < TINY_IMAGE_SIDE) {
     warnings.push(`Tiny image (${width}×${height} pixels): it will be stretched and carries little detail.`)
