@@ -600,7 +600,6 @@ async function benchEventLoop(work: string, root: string, files: string[]): Prom
     workerScript,
     dataDir: join(work, 'data-job'),
     backend: 'wasm',
-    prepare: () => ({ datasetPath: root, examples, labels: CLASSES }),
   })
   // Baseline first: the same histogram with no job, so scheduler delay from other load on the machine shows.
   const idle = monitorEventLoopDelay({ resolution: 5 })
@@ -611,7 +610,7 @@ async function benchEventLoop(work: string, root: string, files: string[]): Prom
   h.enable()
   const elu0 = performance.eventLoopUtilization()
   const t = now()
-  const runId = manager.start(config, root)
+  const runId = manager.start(config, { datasetPath: root, examples, labels: CLASSES })
   await manager.whenIdle()
   const ms = now() - t
   h.disable()

@@ -5,7 +5,7 @@
 // Needs the built app (`npm run screenshots` builds first) and Chromium (CHROMIUM_PATH or
 // /usr/bin/chromium).
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -59,16 +59,7 @@ mkdirSync(outDir, { recursive: true })
 const app = await startServe(dataDir)
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
+  args: JSON.parse(readFileSync(new URL('./chromium-args.json', import.meta.url), 'utf8')),
 })
 
 const errors = []

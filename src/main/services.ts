@@ -58,7 +58,6 @@ export function createServices(opts: ServicesOptions): Services {
     workerScript: opts.workerScript,
     dataDir: opts.dataDir,
     backend: forcedBackend,
-    prepare: (config, runId) => datasets.prepareJob(config, runId),
     log,
   })
   const detected = detectBackend(forcedBackend)

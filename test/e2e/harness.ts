@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { chromium, type Browser, type Page } from 'playwright-core'
+// Debian's Chromium, headless, without reaching for the network this machine does not have.
+import chromiumArgs from '../../scripts/chromium-args.json'
 
 export const root = resolve(__dirname, '..', '..')
 
@@ -79,16 +81,7 @@ export function startServe(opts: { dataDir?: string } = {}): Promise<App> {
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: chromiumArgs,
   })
 }
 

@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { SymbolicTensor } from '@tensorflow/tfjs'
 import type { FromJob, JobStart } from '../../src/shared/job-messages'
 import type { ModelCard, RunConfig } from '../../src/shared/types'
 import { defaultRunConfig } from '../../src/shared/defaults'
+import { tinyConvNet } from '../helpers/tiny-model'
 import { getTf } from '../../src/main/ml/backend'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
 import { splitDataset } from '../../src/main/ml/data/split'
@@ -36,27 +36,9 @@ const tinyCard: ModelCard = {
   available: true,
 }
 
-/** A seeded two-block conv+BN network (block names like MobileNet's) standing in for a real base. */
+/** The tiny base behind the test catalogue entry. */
 async function tinyLoader(): Promise<LoadedModel> {
-  const tf = getTf()
-  const input = tf.input({ shape: [32, 32, 3] })
-  let x: SymbolicTensor = input
-  for (const b of [1, 2]) {
-    x = tf.layers
-      .conv2d({
-        filters: 8,
-        kernelSize: 3,
-        strides: 2,
-        padding: 'same',
-        name: `block_${b}_conv`,
-        kernelInitializer: tf.initializers.heNormal({ seed: b }),
-      })
-      .apply(x) as SymbolicTensor
-    x = tf.layers.batchNormalization({ name: `block_${b}_bn` }).apply(x) as SymbolicTensor
-    x = tf.layers.reLU({ name: `block_${b}_relu` }).apply(x) as SymbolicTensor
-  }
-  const model = tf.model({ inputs: input, outputs: x, name: 'tiny' })
-  return prepareLoaded(tinyCard, model, 'rgb/255')
+  return prepareLoaded(tinyCard, tinyConvNet(), 'rgb/255')
 }
 
 function job(runId: number, patch: (c: RunConfig) => void = () => undefined, backend?: string): JobStart {

@@ -2,10 +2,11 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs'
-import { getTf, initBackend } from '../../src/main/ml/backend'
+import type { LayersModel } from '@tensorflow/tfjs'
+import { initBackend } from '../../src/main/ml/backend'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
 import { extractFeatures, featureStats, type FeatureOptions } from '../../src/main/ml/train/features'
+import { tinyConvNet } from '../helpers/tiny-model'
 import { extractFeaturesParallel, parallelStats } from '../../src/main/ml/train/parallel-extract'
 import { AppError } from '../../src/main/errors'
 
@@ -18,29 +19,6 @@ const files = classes.flatMap((c) =>
 )
 let base: LayersModel
 afterAll(() => rmSync(root, { recursive: true, force: true }))
-
-/** A seeded conv + BatchNorm + pooling network: small, but with the layer kinds MobileNet's base has. */
-function tinyBase(): LayersModel {
-  const tf = getTf()
-  const input = tf.input({ shape: [32, 32, 3] })
-  let x: SymbolicTensor = input
-  for (const b of [1, 2]) {
-    x = tf.layers
-      .conv2d({
-        filters: 8,
-        kernelSize: 3,
-        strides: 2,
-        padding: 'same',
-        name: `block_${b}_conv`,
-        kernelInitializer: tf.initializers.heNormal({ seed: b }),
-      })
-      .apply(x) as SymbolicTensor
-    x = tf.layers.batchNormalization({ name: `block_${b}_bn` }).apply(x) as SymbolicTensor
-    x = tf.layers.reLU({ name: `block_${b}_relu` }).apply(x) as SymbolicTensor
-  }
-  x = tf.layers.globalAveragePooling2d({ name: 'gap' }).apply(x) as SymbolicTensor
-  return tf.model({ inputs: input, outputs: x, name: 'tiny_base' })
-}
 
 const opts = (cacheDir: string | null): FeatureOptions => ({
   root: datasetPath,
@@ -57,7 +35,7 @@ const countCacheFiles = (dir: string): number =>
 beforeAll(async () => {
   await initBackend('wasm')
   await makeSyntheticDataset(datasetPath, { perClass: 6, size: 40, seed: 5, classes })
-  base = tinyBase()
+  base = tinyConvNet({ pool: true, name: 'tiny_base' })
 })
 
 describe('extractFeaturesParallel', () => {

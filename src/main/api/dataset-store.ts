@@ -5,11 +5,11 @@
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import type { JobStart } from '../../shared/job-messages'
 import type { DatasetReport, RunConfig, SplitRatios, SplitSummary } from '../../shared/types'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
+import type { JobInput } from '../jobs/job-manager'
 import {
   datasetBlockers,
   datasetId,
@@ -134,6 +134,14 @@ export class DatasetStore {
     )
   }
 
+  /** Images a run would use: the scan's readable files minus the user's exclusions. */
+  usableCount(id: string): number {
+    const report = this.get(id)
+    const files = new Set(report.excludedFiles)
+    const classes = new Set(report.excludedClasses)
+    return this.files(id).filter((f) => !files.has(f.file) && !classes.has(f.label)).length
+  }
+
   split(id: string, ratios: SplitRatios): SplitResult {
     const report = this.get(id)
     const files = this.files(id)
@@ -160,7 +168,7 @@ export class DatasetStore {
   }
 
   /** What a training job needs, checked here so a bad config fails before a process starts. */
-  prepareJob(config: RunConfig, _runId: number): Omit<JobStart, 'type' | 'runId' | 'config' | 'dataDir'> {
+  prepareJob(config: RunConfig): JobInput {
     const report = this.get(config.datasetId)
     if (report.blockers.length > 0) throw new AppError('bad_data', report.blockers[0]!)
     const split = this.split(config.datasetId, config.split)

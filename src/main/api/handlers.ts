@@ -83,12 +83,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 
     'runs:start': async ({ config }) => {
       await models.requireAvailable(config.modelId)
-      datasets.prepareJob(config, 0)
-      const report = datasets.get(config.datasetId)
-      return { runId: jobs.start(config, report.path) }
+      // Checked and split here, so a bad config fails before a run or a process exists.
+      return { runId: jobs.start(config, datasets.prepareJob(config)) }
     },
-    'runs:estimate': ({ config }) =>
-      models.estimate(config, datasets.split(config.datasetId, config.split).assignment.length),
+    'runs:estimate': ({ config }) => models.estimate(config, datasets.usableCount(config.datasetId)),
     'runs:cancel': ({ runId }) => ({ cancelled: jobs.cancel(runId) }),
     'runs:active': () => {
       const s = jobs.status()

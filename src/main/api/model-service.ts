@@ -10,6 +10,7 @@ import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
 import type { JobManager } from '../jobs/job-manager'
+import { detectBackend } from '../ml/backend-detect'
 
 type TaskRunner = Pick<JobManager, 'runTask'>
 
@@ -75,16 +76,15 @@ export class ModelService {
    * Seconds per image for the base's forward pass on this machine: measured once per model and
    * backend by a short probe in a child process, then kept in the data folder.
    */
-  private async secondsPerImage(card: ModelCard): Promise<{ value: number; measured: boolean }> {
-    const { detectBackend } = await import('../ml/backend-detect')
+  private async secondsPerImage(card: ModelCard): Promise<number> {
     const backend = detectBackend(process.env.TUNEWISE_BACKEND).backend
     const file = join(this.dataDir, 'cache', 'timings.json')
     const timings = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {}
     const key = `${card.id}@${backend}`
-    if (timings[key]) return { value: timings[key], measured: true }
+    if (timings[key]) return timings[key]
     const fallback = (SECONDS_PER_IMAGE[backend] ?? 0.1) * ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
     // While a run trains, a probe would compete for the CPU and measure nonsense.
-    if (this.busy()) return { value: fallback, measured: false }
+    if (this.busy()) return fallback
     try {
       const result = await this.tasks.runTask<{ backend: string; secondsPerImage: number }>(
         { kind: 'probe', modelId: card.id, dataDir: this.dataDir },
@@ -93,9 +93,9 @@ export class ModelService {
       timings[`${card.id}@${result.backend}`] = result.secondsPerImage
       mkdirSync(join(this.dataDir, 'cache'), { recursive: true })
       writeFileSync(file, JSON.stringify(timings, null, 2))
-      return { value: result.secondsPerImage, measured: true }
+      return result.secondsPerImage
     } catch {
-      return { value: fallback, measured: false }
+      return fallback
     }
   }
 
@@ -105,7 +105,7 @@ export class ModelService {
     images: number,
   ): Promise<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }> {
     const card = await this.card(config.modelId)
-    const perImage = (await this.secondsPerImage(card)).value
+    const perImage = await this.secondsPerImage(card)
     // Decoding and resizing add roughly a fifth to the forward pass.
     const extractionSeconds = config.augment.enabled ? 0 : images * perImage * 1.2
     // Head epochs on cached features are cheap; with augmentation every epoch runs the base.

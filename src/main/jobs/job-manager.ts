@@ -19,6 +19,9 @@ export interface RunStore {
   addArtifact(id: number, kind: string, path: string): void
 }
 
+/** What a job trains on: the dataset folder, the split assignment and the labels. */
+export type JobInput = Omit<JobStart, 'type' | 'runId' | 'config' | 'dataDir' | 'backend'>
+
 export interface JobManagerOptions {
   runs: RunStore
   hub: EventHub
@@ -26,8 +29,6 @@ export interface JobManagerOptions {
   /** Path of the built job-worker script. */
   workerScript: string
   dataDir: string
-  /** Resolves a config into what the job needs (dataset path, split assignment, labels). */
-  prepare(config: RunConfig, runId: number): Omit<JobStart, 'type' | 'runId' | 'config' | 'dataDir'>
   /** Forced backend for jobs (TUNEWISE_BACKEND). */
   backend?: string
   /** How long a cancelled job may take to stop on its own before it is killed. Default 10 s. */
@@ -64,17 +65,20 @@ function isErrorCode(code: string): code is ErrorInfo['code'] {
 }
 
 export class JobManager {
-  private queue: { runId: number; config: RunConfig }[] = []
+  private queue: { runId: number; config: RunConfig; input: JobInput }[] = []
   private active: ActiveJob | null = null
   private idleWaiters: (() => void)[] = []
   private lastBackend: string | null = null
 
   constructor(private readonly opts: JobManagerOptions) {}
 
-  /** Creates a queued run and starts it when nothing else is training. */
-  start(config: RunConfig, datasetPath?: string): number {
-    const runId = this.opts.runs.create(config, datasetPath)
-    this.queue.push({ runId, config })
+  /**
+   * Creates a queued run and starts it when nothing else is training. `input` is what the job trains
+   * on, resolved (and checked) by the caller before the run exists.
+   */
+  start(config: RunConfig, input: JobInput): number {
+    const runId = this.opts.runs.create(config, input.datasetPath)
+    this.queue.push({ runId, config, input })
     this.opts.hub.emit('run:status', { runId, status: 'queued' })
     this.pump()
     return runId
@@ -115,9 +119,7 @@ export class JobManager {
     opts: { timeoutMs?: number; onProgress?: (received: number, total: number | null) => void } = {},
   ): Promise<T> {
     return new Promise((ok, fail) => {
-      const env: Record<string, string> = {}
-      if (this.opts.backend) env.TUNEWISE_BACKEND = this.opts.backend
-      const proc = this.opts.launcher(this.opts.workerScript, env)
+      const proc = this.launch()
       let settled = false
       const done = (err: Error | null, value?: unknown): void => {
         if (settled) return
@@ -163,30 +165,26 @@ export class JobManager {
     if (this.active && !this.active.finished) this.active.proc.kill()
   }
 
+  /** A worker process on the forced backend, if any. */
+  private launch(): JobProcess {
+    return this.opts.launcher(this.opts.workerScript, this.opts.backend ? { TUNEWISE_BACKEND: this.opts.backend } : {})
+  }
+
   private pump(): void {
     if (this.active || this.queue.length === 0) {
       if (!this.active && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w()
       return
     }
     const next = this.queue.shift()!
-    let start: JobStart
-    try {
-      start = {
-        type: 'start',
-        runId: next.runId,
-        config: next.config,
-        dataDir: this.opts.dataDir,
-        backend: this.opts.backend,
-        ...this.opts.prepare(next.config, next.runId),
-      }
-    } catch (err) {
-      this.finish(next.runId, 'failed', { error: err instanceof Error ? err.message : String(err) })
-      this.pump()
-      return
+    const start: JobStart = {
+      type: 'start',
+      runId: next.runId,
+      config: next.config,
+      dataDir: this.opts.dataDir,
+      backend: this.opts.backend,
+      ...next.input,
     }
-    const env: Record<string, string> = {}
-    if (this.opts.backend) env.TUNEWISE_BACKEND = this.opts.backend
-    const proc = this.opts.launcher(this.opts.workerScript, env)
+    const proc = this.launch()
     const job: ActiveJob = {
       runId: next.runId,
       proc,
