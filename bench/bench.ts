@@ -12,22 +12,26 @@ import { join, relative } from 'node:path'
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
 import sharp from 'sharp'
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
-import { defaultRunConfig } from '../src/shared/defaults'
+import { defaultRunConfig } from '../src/shared/run-config'
 import type { JobStart } from '../src/shared/job-messages'
 import type { MetricPoint, RunConfig } from '../src/shared/types'
 import { getTf, initBackend } from '../src/main/ml/backend'
 import { makeSyntheticDataset, scanDataset } from '../src/main/ml/data'
 import { listLayers, loadBaseModel, type LoadedModel } from '../src/main/ml/models/load'
-import { decodeForTraining, extractFeatures, pixelsToTensor } from '../src/main/ml/train/features'
+import { decodeForTraining, pixelsToTensor } from '../src/main/ml/data/pixels'
+import { extractFeatures } from '../src/main/ml/train/features'
 import { extractFeaturesParallel, parallelStats } from '../src/main/ml/train/parallel-extract'
-import { applyFreeze, resolveTrainable } from '../src/main/ml/train/freeze'
+import { applyFreeze } from '../src/main/ml/models/freeze'
+import { trainableLayerNames } from '../src/shared/run-rules'
 import { buildHead, compileHead } from '../src/main/ml/train/head'
-import { runInProcess, splitAtBoundary } from '../src/main/ml/train/train'
+import { splitAtBoundary } from '../src/main/ml/train/boundary'
+import { runInProcess } from '../src/main/ml/train/run-job'
 import { applyChain } from '../src/main/ml/export/export'
 import { openDatabase } from '../src/main/db/database'
 import { createRepositories } from '../src/main/db/repositories'
 import { JobManager } from '../src/main/jobs/job-manager'
-import { forkLauncher } from '../src/main/jobs/job-process'
+import { forkLauncher } from '../src/main/tasks/worker-process'
+import { TaskManager } from '../src/main/tasks/task-manager'
 import { EventHub } from '../src/main/ipc'
 
 const args = new Set(process.argv.slice(2))
@@ -477,7 +481,7 @@ async function benchFinetune(work: string, loaded: LoadedModel, files: string[],
 async function benchPhase2(loaded: LoadedModel): Promise<void> {
   const tf = getTf()
   const config = defaultRunConfig(MODEL_ID, 'ds-bench')
-  const trainable = resolveTrainable(listLayers(loaded), { preset: 'top-blocks', topBlocks: 2, trainableLayers: [] })
+  const trainable = trainableLayerNames({ preset: 'top-blocks', topBlocks: 2, trainableLayers: [] }, listLayers(loaded))
   applyFreeze(loaded.base, trainable)
   const batch = 8
   try {
@@ -596,8 +600,7 @@ async function benchEventLoop(work: string, root: string, files: string[]): Prom
   const manager = new JobManager({
     runs,
     hub,
-    launcher: forkLauncher,
-    workerScript,
+    tasks: new TaskManager({ launcher: forkLauncher, scriptFor: () => workerScript }),
     dataDir: join(work, 'data-job'),
     backend: 'wasm',
   })

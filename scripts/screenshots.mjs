@@ -148,7 +148,7 @@ try {
   await $('train-again').click()
   await onStep('hyper')
   if ((await $('advanced-toggle').getAttribute('aria-expanded')) !== 'true') await $('advanced-toggle').click()
-  await $('field-learning-rate').fill('0.0003')
+  await $('field-hyper-learning-rate').fill('0.0003')
   await next()
   await onStep('train')
   await train(null)

@@ -4,12 +4,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { defaultRunConfig } from '../shared/defaults'
-import { runConfigSchema } from '../shared/schemas'
+import { defaultRunConfig, runConfigSchema, settingsHelp } from '../shared/run-config'
+import { configNotes } from '../shared/run-rules'
 import { ZodError } from 'zod'
 import type { DatasetReport, RunConfig, RunDetail } from '../shared/types'
 import { AppError } from './errors'
-import { forkLauncher } from './jobs/job-process'
+import { forkLauncher } from './tasks/worker-process'
 import { defaultDataDir } from './paths'
 import { createServices, type Services } from './services'
 
@@ -33,18 +33,9 @@ by section (objects merge key by key, arrays and values replace). For example:
 
   { "name": "small lr", "hyper": { "learningRate": 0.0003, "epochs": 5 } }
 
-Sections and their defaults:
-  split   { "train": 0.7, "val": 0.15, "test": 0.15, "seed": 42 }
-  freeze  { "preset": "feature-extraction" | "top-blocks" | "full" | "custom", "topBlocks": 2,
-            "trainableLayers": [] }
-  head    { "units": [], "dropout": 0.2, "initializer": "glorot" | "he", "l1": 0, "l2": 0.0001 }
-  hyper   { "optimizer": "adam" | "sgd" | "momentum" | "rmsprop" | "adagrad", "learningRate": 0.001,
-            "momentum": 0.9, "batchSize": 16, "epochs": 20, "seed": 42, "classWeights": "auto" | "none",
-            "schedule": { "kind": "constant" | "step" | "cosine" | "plateau", "stepEvery": 10,
-                          "gamma": 0.5, "patience": 3 },
-            "earlyStopping": { "enabled": true, "patience": 5, "restoreBest": true } }
-  phase2  { "enabled": false, "lrFactor": 0.1, "epochs": 5 }
-  augment { "enabled": false, "flip": true, "crop": true, "rotate": false, "brightness": true }
+Every setting (path in the file, default, what it accepts, what it does):
+${settingsHelp()}
+
 A settings file saved from the app works as it is. "datasetId" is always the folder given with --data;
 --model overrides "modelId".
 
@@ -170,6 +161,8 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
       datasetId: report.id,
       ...(flagModel ? { modelId: flagModel } : {}),
     })
+  const notes = configNotes(config)
+  if (!json) for (const note of notes) console.log(`note: ${note}`)
   const { runId } = await call<{ runId: number }>(svc, 'runs:start', { config })
   let lastLine = ''
   const off = svc.hub.subscribe((event, payload) => {
@@ -210,6 +203,7 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
         backend: run.backend,
         error: run.error,
         config: run.config,
+        notes,
         metrics: {
           val: val ? { accuracy: val.accuracy, loss: val.loss, best: run.bestValAccuracy } : null,
           test: test ? { accuracy: test.accuracy, loss: test.loss, perClass: test.perClass } : null,

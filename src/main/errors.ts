@@ -1,9 +1,9 @@
-import type { ErrorInfo } from '../shared/contract'
+import type { ErrorCode } from '../shared/errors'
 
 /** An error meant for the user: its message says what went wrong and what to do. */
 export class AppError extends Error {
   constructor(
-    readonly code: ErrorInfo['code'],
+    readonly code: ErrorCode,
     message: string,
   ) {
     super(message)

@@ -5,7 +5,7 @@
 import { app, BrowserWindow, dialog, ipcMain, session, shell, utilityProcess } from 'electron'
 import { join } from 'node:path'
 import { bindElectronIpc } from './ipc'
-import type { JobLauncher } from './jobs/job-process'
+import type { WorkerLauncher } from './tasks/worker-process'
 import { defaultDataDir } from './paths'
 import { CONTENT_SECURITY_POLICY } from './security'
 import { createServices, type Services } from './services'
@@ -14,14 +14,20 @@ const isDev = !app.isPackaged && process.env.NODE_ENV === 'development'
 let mainWindow: BrowserWindow | null = null
 let services: Services | null = null
 
-/** Training jobs run in Electron's utilityProcess: a Node process that does not block the UI. */
-const utilityLauncher: JobLauncher = (script, env) => {
-  const child = utilityProcess.fork(script, [], { env: { ...process.env, ...env }, serviceName: 'Tunewise training' })
+/** Every task's worker runs in Electron's utilityProcess: a Node process that does not block the UI. */
+const utilityLauncher: WorkerLauncher = (script, env) => {
+  const child = utilityProcess.fork(script, [], { env: { ...process.env, ...env }, serviceName: 'Tunewise worker' })
   return {
     get pid() {
       return child.pid
     },
-    send: (msg) => child.postMessage(msg),
+    send: (msg) => {
+      try {
+        child.postMessage(msg)
+      } catch {
+        // The worker already exited; its exit handler reports the end.
+      }
+    },
     onMessage: (listener) => child.on('message', (m) => listener(m)),
     onExit: (listener) => child.on('exit', (code) => listener(code, null)),
     kill: () => {

@@ -1,10 +1,12 @@
 /**
- * Browser mode: `npm run serve [-- --port N] [-- --host 0.0.0.0]`. The same router, schemas and
- * handlers as the Electron app, over a WebSocket guarded by a per-launch token.
+ * Browser mode: `npm run serve [-- --port N] [-- --host ADDRESS --allow-remote]`. The same router,
+ * schemas and handlers as the Electron app, over a WebSocket guarded by a per-launch token.
+ * A host other than loopback needs `--allow-remote`: the server speaks plain HTTP, so anyone who
+ * can see the traffic can read the token.
  */
 import { join } from 'node:path'
-import { startBrowserServer } from './browser-server'
-import { forkLauncher } from './jobs/job-process'
+import { isLoopbackHost, launchProblem, remoteWarning, startBrowserServer, type BrowserServer } from './browser-server'
+import { forkLauncher } from './tasks/worker-process'
 import { defaultDataDir } from './paths'
 import { createServices } from './services'
 
@@ -16,6 +18,19 @@ function arg(name: string): string | undefined {
 }
 
 async function main(): Promise<void> {
+  const host = arg('host') ?? '127.0.0.1'
+  const allowRemote = process.argv.includes('--allow-remote')
+  const token = process.env.TUNEWISE_TOKEN || undefined
+  const port = Number(arg('port') ?? 0)
+  // Checked before anything (database, jobs, socket) is opened.
+  const problem = launchProblem({ host, allowRemote, token, port })
+  if (problem) {
+    console.error(problem)
+    process.exit(2)
+  }
+  const remote = !isLoopbackHost(host)
+  if (remote) console.warn(remoteWarning(host))
+
   const dataDir = defaultDataDir()
   const services = createServices({
     dataDir,
@@ -23,19 +38,22 @@ async function main(): Promise<void> {
     launcher: forkLauncher,
     workerScript: join(__dirname, 'job-worker.js'),
   })
-  const host = arg('host') ?? '127.0.0.1'
-  const server = await startBrowserServer({
-    router: services.router,
-    hub: services.hub,
-    staticDir: join(__dirname, '../renderer'),
-    host,
-    port: Number(arg('port') ?? 0),
-    token: process.env.TUNEWISE_TOKEN || undefined,
-  })
-  const where =
-    host === '127.0.0.1' || host === 'localhost'
-      ? ''
-      : ` (listening on ${host}; use this machine's address from elsewhere)`
+  let server: BrowserServer
+  try {
+    server = await startBrowserServer({
+      router: services.router,
+      hub: services.hub,
+      staticDir: join(__dirname, '../renderer'),
+      host,
+      allowRemote,
+      port,
+      token,
+    })
+  } catch (err) {
+    services.close()
+    throw err
+  }
+  const where = remote ? ` (listening on ${host}; use this machine's address from elsewhere)` : ''
   console.log(`Tunewise is running in browser mode${where}. Open this URL:`)
   console.log(server.url)
   console.log(`Data directory: ${dataDir}`)

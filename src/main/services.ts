@@ -11,7 +11,8 @@ import { openDatabase, schemaVersion, type TunewiseDb } from './db/database'
 import { createRepositories, type Repositories } from './db/repositories'
 import { createRouter, EventHub, type Router } from './ipc'
 import { JobManager } from './jobs/job-manager'
-import type { JobLauncher } from './jobs/job-process'
+import type { WorkerLauncher } from './tasks/worker-process'
+import { TaskManager } from './tasks/task-manager'
 import { DatasetStore } from './api/dataset-store'
 import { detectBackend } from './ml/backend-detect'
 import { appVersion } from './paths'
@@ -19,11 +20,13 @@ import { appVersion } from './paths'
 export interface ServicesOptions {
   dataDir: string
   mode: AppInfo['mode']
-  launcher: JobLauncher
+  launcher: WorkerLauncher
   workerScript: string
   /** Native folder dialog (Electron only); browser mode answers null and the UI shows a path field. */
   pickFolder?: (title?: string) => Promise<string | null>
   hub?: EventHub
+  /** How long a cancelled task may take to stop before it is killed. Default 10 s. */
+  cancelGraceMs?: number
   log?: (msg: string) => void
 }
 
@@ -33,6 +36,7 @@ export interface Services {
   repos: Repositories
   hub: EventHub
   jobs: JobManager
+  tasks: TaskManager
   datasets: DatasetStore
   router: Router
   info(): AppInfo
@@ -50,12 +54,21 @@ export function createServices(opts: ServicesOptions): Services {
   repos.runs.markInterrupted(INTERRUPTED_AT_START)
   const hub = opts.hub ?? new EventHub()
   const datasets = new DatasetStore(opts.dataDir, repos, hub)
+  repos.tasks.markInterrupted()
   const forcedBackend = process.env.TUNEWISE_BACKEND || undefined
+  const tasks = new TaskManager({
+    launcher: opts.launcher,
+    scriptFor: () => opts.workerScript,
+    env: forcedBackend ? { TUNEWISE_BACKEND: forcedBackend } : {},
+    recorder: repos.tasks,
+    onUpdate: (info) => hub.emit('task:update', info),
+    cancelGraceMs: opts.cancelGraceMs,
+    log,
+  })
   const jobs = new JobManager({
     runs: repos.runs,
     hub,
-    launcher: opts.launcher,
-    workerScript: opts.workerScript,
+    tasks,
     dataDir: opts.dataDir,
     backend: forcedBackend,
     log,
@@ -74,6 +87,7 @@ export function createServices(opts: ServicesOptions): Services {
     repos,
     hub,
     jobs,
+    tasks,
     datasets,
     info,
     pickFolder: opts.pickFolder,
@@ -86,6 +100,7 @@ export function createServices(opts: ServicesOptions): Services {
     repos,
     hub,
     jobs,
+    tasks,
     datasets,
     router,
     info,
@@ -93,6 +108,7 @@ export function createServices(opts: ServicesOptions): Services {
       if (closed) return
       closed = true
       jobs.shutdown()
+      tasks.shutdown()
       db.close()
     },
   }

@@ -31,6 +31,8 @@ export const channelNames = [
   'runs:evaluation',
   'runs:export-history',
   'runs:import-settings',
+  'tasks:list',
+  'tasks:cancel',
   'drafts:get',
   'drafts:save',
 ] as const
@@ -42,6 +44,7 @@ export const eventNames = [
   'run:epoch',
   'dataset:progress',
   'model:download',
+  'task:update',
 ] as const
 
 export class TunewiseError extends Error {

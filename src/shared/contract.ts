@@ -3,7 +3,8 @@
  * Main parses every payload with these before a handler sees it. Pure TypeScript + zod.
  */
 import { z } from 'zod'
-import { runConfigSchema, splitRatiosSchema } from './schemas'
+import { runConfigSchema, splitRatiosSchema } from './run-config'
+import type { TaskInfo } from './tasks'
 import type {
   AppInfo,
   DatasetReport,
@@ -184,6 +185,12 @@ export const contract = {
   },
   'runs:import-settings': { input: z.strictObject({ json: z.string().max(1_000_000) }), output: out<RunConfig>() },
 
+  'tasks:list': { input: z.strictObject({}), output: out<TaskInfo[]>() },
+  'tasks:cancel': {
+    input: z.strictObject({ taskId: z.string().uuid() }),
+    output: out<{ cancelled: boolean }>(),
+  },
+
   'drafts:get': { input: z.strictObject({}), output: out<{ draft: unknown }>() },
   'drafts:save': { input: z.strictObject({ draft: z.unknown() }), output: out<{ saved: boolean }>() },
 } as const
@@ -194,10 +201,8 @@ export type ChannelInput<C extends Channel> = z.input<Contract[C]['input']>
 export type ChannelParsed<C extends Channel> = z.output<Contract[C]['input']>
 export type ChannelOutput<C extends Channel> = Contract[C]['output']
 
-export interface ErrorInfo {
-  code: 'invalid_input' | 'not_found' | 'conflict' | 'bad_data' | 'internal' | 'unavailable' | 'cancelled'
-  message: string
-}
+export type { ErrorInfo } from './errors'
+import type { ErrorInfo } from './errors'
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo }
 

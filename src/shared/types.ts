@@ -2,6 +2,20 @@
  * Domain types shared by main, preload and renderer. Pure TypeScript: no electron, node or DOM.
  */
 
+import type { ErrorCode } from './errors'
+import type { RunConfig, RunSettings } from './run-config'
+
+export type { RunConfig } from './run-config'
+/** Settings types, all inferred from the field table in run-config.ts. */
+export type SplitRatios = RunSettings['split']
+export type FreezeConfig = RunSettings['freeze']
+export type HeadConfig = RunSettings['head']
+export type HyperParams = RunSettings['hyper']
+export type Phase2Config = RunSettings['phase2']
+export type AugmentConfig = RunSettings['augment']
+export type OptimizerName = HyperParams['optimizer']
+export type ScheduleKind = HyperParams['schedule']['kind']
+
 export type TaskCategory = 'image-classification' | 'text' | 'audio' | 'tabular' | 'multimodal'
 export type LicenseKind = 'permissive' | 'non-commercial' | 'unknown'
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu' | 'unknown'
@@ -54,6 +68,29 @@ export interface UnreadableFile {
   reason: string
 }
 
+/**
+ * Files the scan skipped or noted, grouped by why: one row per reason (with a count) instead of one row
+ * per file. Every entry of `DatasetReport.unreadable` belongs to exactly one group.
+ */
+export interface ProblemGroup {
+  /** Stable key for code and tests (e.g. 'outside-link', 'damaged'); `reason` is the sentence for people. */
+  kind: string
+  reason: string
+  count: number
+  /** Up to 5 relative paths, first by name. */
+  examples: string[]
+  /** What the user can do about it, in one sentence. */
+  action: string
+}
+
+/** Identical copies of one image filed under different classes: at most one label can be right. */
+export interface LabelConflict {
+  /** SHA-256 of the content, hex. */
+  hash: string
+  /** Sorted by file. */
+  files: { file: string; label: string }[]
+}
+
 export interface ClassReport {
   name: string
   count: number
@@ -71,6 +108,8 @@ export interface DatasetReport {
   total: number
   classes: ClassReport[]
   unreadable: UnreadableFile[]
+  /** `unreadable` grouped by reason, for one row per reason. Absent in reports saved before it existed. */
+  problemGroups?: ProblemGroup[]
   /**
    * Groups of files with identical content (relative paths). crossSplit: with a given split, the copies
    * sit in different splits (e.g. train/ and test/).
@@ -98,87 +137,14 @@ export interface DatasetReport {
   warnings: string[]
 }
 
-export interface SplitRatios {
-  /** Fractions in [0,1] that sum to 1. */
-  train: number
-  val: number
-  test: number
-  /** Seed for the shuffle. Same seed + same fingerprint = same split. */
-  seed: number
-}
-
 export interface SplitSummary {
   id: string
   datasetId: string
   ratios: SplitRatios
   perClass: { label: string; train: number; val: number; test: number }[]
   warnings: string[]
-}
-
-export type OptimizerName = 'sgd' | 'momentum' | 'adam' | 'rmsprop' | 'adagrad'
-export type ScheduleKind = 'constant' | 'step' | 'cosine' | 'plateau'
-
-export interface HeadConfig {
-  /** Hidden dense layers between the features and the softmax, e.g. [128]. Default []. */
-  units: number[]
-  /** Dropout rate before each dense layer. Default 0.2. */
-  dropout: number
-  initializer: 'he' | 'glorot'
-  /** L1 and L2 kernel regularisation. Default 0 and 1e-4. */
-  l1: number
-  l2: number
-}
-
-export interface FreezeConfig {
-  /** Layers with index >= trainableFrom (in the base) are trained in phase 2; null = whole base frozen. */
-  preset: 'feature-extraction' | 'top-blocks' | 'full' | 'custom'
-  /** For 'top-blocks': how many blocks at the top of the base are unfrozen. */
-  topBlocks: number
-  /** For 'custom': names of base layers that are trainable. */
-  trainableLayers: string[]
-}
-
-export interface HyperParams {
-  optimizer: OptimizerName
-  /** Learning rate of phase 1. Default 1e-3. */
-  learningRate: number
-  /** Momentum for 'momentum' (and rmsprop). Default 0.9. */
-  momentum: number
-  schedule: { kind: ScheduleKind; stepEvery: number; gamma: number; patience: number }
-  /** Images per batch. Default 16. */
-  batchSize: number
-  /** Epochs of phase 1. Default 50. */
-  epochs: number
-  earlyStopping: { enabled: boolean; patience: number; restoreBest: boolean }
-  classWeights: 'none' | 'auto'
-  seed: number
-}
-
-export interface Phase2Config {
-  enabled: boolean
-  /** Learning rate factor relative to phase 1. Default 0.1. */
-  lrFactor: number
-  epochs: number
-}
-
-export interface AugmentConfig {
-  enabled: boolean
-  flip: boolean
-  crop: boolean
-  rotate: boolean
-  brightness: boolean
-}
-
-export interface RunConfig {
-  name: string
-  modelId: string
-  datasetId: string
-  split: SplitRatios
-  freeze: FreezeConfig
-  head: HeadConfig
-  hyper: HyperParams
-  phase2: Phase2Config
-  augment: AugmentConfig
+  /** Copies filed under different classes; each group is kept whole in training and never tested on. */
+  labelConflicts?: LabelConflict[]
 }
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted'
@@ -228,6 +194,8 @@ export interface RunSummary {
   testAccuracy: number | null
   durationMs: number | null
   error: string | null
+  /** The error's code; `adviceFor(errorCode)` says what to do. */
+  errorCode: ErrorCode | null
   tags: string[]
   notes: string
   starred: boolean

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultRunConfig } from '../../src/shared/defaults'
+import { defaultRunConfig } from '../../src/shared/run-config'
 import type { RunConfig, RunSummary } from '../../src/shared/types'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
 

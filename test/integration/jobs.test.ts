@@ -2,17 +2,17 @@
  * Training jobs in their own process, through the real services: cancel, kill -9, queueing,
  * crash recovery at start-up. A tiny imported model keeps it fast; the worker is the built one.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { SymbolicTensor } from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultRunConfig } from '../../src/shared/defaults'
+import { defaultRunConfig } from '../../src/shared/run-config'
 import type { DatasetReport, ModelCard, RunConfig, RunDetail } from '../../src/shared/types'
 import { getTf, initBackend } from '../../src/main/ml/backend'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
 import { saveModelFolder } from '../../src/main/ml/export/export'
-import { forkLauncher } from '../../src/main/jobs/job-process'
+import { forkLauncher } from '../../src/main/tasks/worker-process'
 import { createServices, INTERRUPTED_AT_START, type Services } from '../../src/main/services'
 
 const workerScript = resolve(__dirname, '../../out/main/job-worker.js')
@@ -103,12 +103,13 @@ describe('training jobs', () => {
   it('cancel mid-training gives cancelled and the job process exits', async () => {
     const { runId } = await call<{ runId: number }>('runs:start', { config: longConfig('cancel me') })
     await waitForStage(runId, 'training')
-    const pid = svc.jobs.status().pid!
+    const pid = svc.tasks.pidOf(svc.jobs.status().taskId!)!
     expect(isAlive(pid)).toBe(true)
     expect(await call('runs:cancel', { runId })).toEqual({ cancelled: true })
     await svc.jobs.whenIdle()
     const run = await call<RunDetail>('runs:get', { runId })
     expect(run.status).toBe('cancelled')
+    expect(run.errorCode).toBeNull()
     expect(run.finishedAt).not.toBeNull()
     expect(isAlive(pid)).toBe(false)
     expect(svc.db.pragma('integrity_check', { simple: true })).toBe('ok')
@@ -118,11 +119,12 @@ describe('training jobs', () => {
     const before = await call<Record<number, unknown[]>>('runs:metrics', { runIds: [1, 2, 3] })
     const { runId } = await call<{ runId: number }>('runs:start', { config: longConfig('kill me') })
     await waitForStage(runId, 'training')
-    process.kill(svc.jobs.status().pid!, 'SIGKILL')
+    process.kill(svc.tasks.pidOf(svc.jobs.status().taskId!)!, 'SIGKILL')
     await svc.jobs.whenIdle()
     const run = await call<RunDetail>('runs:get', { runId })
     expect(run.status).toBe('interrupted')
     expect(run.error).toMatch(/killed \(SIGKILL\)/)
+    expect(run.errorCode).toBe('interrupted')
     expect(await call('runs:metrics', { runIds: [1, 2, 3] })).toEqual(before)
     expect(svc.db.pragma('integrity_check', { simple: true })).toBe('ok')
   })
@@ -213,5 +215,21 @@ describe('deleting a run', () => {
     expect(await call('runs:metrics', { runIds: [keep] })).toEqual(keptBefore)
     expect(await call<RunDetail>('runs:get', { runId: keep })).toEqual(keptRun)
     expect(svc.db.pragma('integrity_check', { simple: true })).toBe('ok')
+  })
+
+  it("never removes another run's folder that merely starts with the same digits (runs/1 vs runs/10)", async () => {
+    const config = defaultRunConfig(modelId, datasetId, 'prefix')
+    config.hyper.epochs = 1
+    const a = (await call<{ runId: number }>('runs:start', { config })).runId
+    await svc.jobs.whenIdle()
+    // A sibling folder named like run a with a digit more, holding a file of its own.
+    const sibling = join(dataDir, 'runs', `${a}0`)
+    mkdirSync(sibling, { recursive: true })
+    writeFileSync(join(sibling, 'keep.txt'), 'keep')
+    // A recorded artifact path that points into the sibling must not be followed by delete.
+    svc.repos.runs.addArtifact(a, 'export', sibling)
+    expect(await call('runs:delete', { runId: a })).toEqual({ deleted: true })
+    expect(existsSync(join(dataDir, 'runs', String(a)))).toBe(false)
+    expect(readFileSync(join(sibling, 'keep.txt'), 'utf8')).toBe('keep')
   })
 })

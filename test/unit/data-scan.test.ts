@@ -63,6 +63,8 @@ async function makeMessyDataset(root: string): Promise<void> {
   write(join(root, 'cats', 'text.jpg'), 'not a picture')
   write(join(root, 'cats', 'notes.txt'), 'cat notes')
   write(join(root, 'cats', '.DS_Store'), 'finder junk')
+  // What unzipping on a Mac leaves at the top: not a class.
+  write(join(root, '__MACOSX', 'cats', '._cat-0.png'), 'AppleDouble')
   write(join(root, 'README.md'), 'top-level notes are ignored')
   symlinkSync(join(root, 'nowhere.png'), join(root, 'cats', 'ghost.png'))
 
@@ -132,6 +134,20 @@ describe('scanDataset on a messy folder', () => {
     expect(reasons['cats/notes.txt']).toBe('Not an image file (notes.txt); it was skipped.')
     expect(reasons['cats/corrupt.jpg']).toMatch(/^The image data is damaged or cut short/)
     expect(reasons['cats/truncated.png']).toMatch(/^The image data is damaged or cut short/)
+  })
+
+  it('groups the same problems by reason, one row each, in a fixed order', () => {
+    expect(scan.report.problemGroups.map(({ kind, count, examples }) => ({ kind, count, examples }))).toEqual([
+      { kind: 'missing', count: 1, examples: ['cats/ghost.png'] },
+      { kind: 'empty', count: 1, examples: ['cats/empty.jpg'] },
+      { kind: 'unsupported', count: 1, examples: ['cats/text.jpg'] },
+      { kind: 'damaged', count: 2, examples: ['cats/corrupt.jpg', 'cats/truncated.png'] },
+      { kind: 'not-image', count: 1, examples: ['cats/notes.txt'] },
+    ])
+    for (const g of scan.report.problemGroups) {
+      expect(g.reason.length).toBeGreaterThan(0)
+      expect(g.action).toMatch(/\.$/)
+    }
   })
 
   it('keeps the awkward but valid images, nested folders and non-ASCII names', () => {

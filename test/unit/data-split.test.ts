@@ -103,6 +103,78 @@ describe('splitDataset', () => {
   })
 })
 
+describe('splitDataset with copies', () => {
+  /** A messy class: 10 distinct images, each saved 4 times under different names. */
+  function messy(label: string): SplitInput[] {
+    return Array.from({ length: 40 }, (_, i) => ({
+      file: `${label}/${label}-${String(i).padStart(3, '0')}.png`,
+      label,
+      hash: `${label}#${i % 10}`,
+    }))
+  }
+
+  it('never tests on a copy of a training image, even when most images are copies', () => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const result = splitDataset([...messy('apple'), ...messy('pear')], { ...ratios, seed })
+      expect(result.leakage).toEqual([])
+      const byHash = new Map<string, Set<string>>()
+      const hash = new Map([...messy('apple'), ...messy('pear')].map((f) => [f.file, f.hash]))
+      for (const a of result.assignment) {
+        byHash.set(hash.get(a.file)!, (byHash.get(hash.get(a.file)!) ?? new Set()).add(a.split))
+      }
+      expect([...byHash.values()].every((splits) => splits.size === 1)).toBe(true)
+      // 40 images in 10 groups of 4: 0.15 × 40 = 6 wanted, so whole groups of 4 or 8 go to validation.
+      for (const row of result.perClass) expect(Math.abs(row.val - 6)).toBeLessThanOrEqual(3)
+    }
+  })
+
+  it('reports copies filed under two classes as label conflicts and keeps them in training', () => {
+    const files = [
+      ...cls('apple', 10),
+      ...cls('pear', 10),
+      { file: 'pear/looks-like-apple.png', label: 'pear', hash: 'apple#3' },
+    ]
+    const result = splitDataset(files, ratios)
+    expect(result.labelConflicts).toEqual([
+      {
+        hash: 'apple#3',
+        files: [
+          { file: 'apple/apple-003.png', label: 'apple' },
+          { file: 'pear/looks-like-apple.png', label: 'pear' },
+        ],
+      },
+    ])
+    const split = new Map(result.assignment.map((a) => [a.file, a.split]))
+    expect(split.get('apple/apple-003.png')).toBe('train')
+    expect(split.get('pear/looks-like-apple.png')).toBe('train')
+    expect(result.warnings).toContain(
+      "1 image is filed under more than one class (first: apple/apple-003.png as 'apple' = pear/looks-like-apple.png " +
+        "as 'pear'). At most one label can be right; exclude the wrong copy. Until then each is kept in training, " +
+        'never used to measure accuracy.',
+    )
+    // Excluding the wrong copy ends the conflict.
+    const fixed = splitDataset(files, ratios, { excluded: { files: ['pear/looks-like-apple.png'], classes: [] } })
+    expect(fixed.labelConflicts).toEqual([])
+    expect(fixed.warnings.some((w) => w.includes('more than one class'))).toBe(false)
+  })
+
+  it('keeps caller-given groups (near-duplicates) together, as a Map or a plain object', () => {
+    const files = cls('apple', 20)
+    const near = Object.fromEntries(files.slice(0, 5).map((f) => [f.file, 'burst-1']))
+    for (const groups of [near, new Map(Object.entries(near))]) {
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        const result = splitDataset([...files, ...cls('pear', 10)], { ...ratios, seed }, { groups })
+        const splits = new Set(result.assignment.filter((a) => a.file in near).map((a) => a.split))
+        expect(splits.size).toBe(1)
+      }
+    }
+  })
+
+  it('is unchanged by `groups` that group nothing', () => {
+    expect(splitDataset(dataset, ratios, { groups: {} })).toEqual(splitDataset(dataset, ratios))
+  })
+})
+
 describe('splitDataset with a split given by the folders', () => {
   const given: SplitInput[] = [
     ...cls('ant', 6).map((f, i) => ({
@@ -129,6 +201,40 @@ describe('splitDataset with a split given by the folders', () => {
     expect(leakage).toEqual([{ file: 'bee/bee-005.png', other: 'bee/bee-000.png' }])
     expect(warnings.some((w) => w.startsWith('1 test image is an exact copy of a training image'))).toBe(true)
     expect(splitDataset(given, ratios).leakage).toEqual([])
+  })
+
+  it('reports near-copies (given as groups) across train/ and test/ as leakage, and copies in val/', () => {
+    const groups = { 'ant/ant-000.png': 'g', 'ant/ant-005.png': 'g' }
+    const near = splitDataset(given, ratios, { groups })
+    expect(near.leakage).toEqual([{ file: 'ant/ant-005.png', other: 'ant/ant-000.png', near: true }])
+    expect(near.warnings.some((w) => w.startsWith('1 test image is a near-copy of a training image'))).toBe(true)
+    const inVal = given.map((f) => (f.file === 'bee/bee-003.png' ? { ...f, hash: 'bee#0' } : f))
+    const val = splitDataset(inVal, ratios)
+    expect(val.leakage).toEqual([])
+    expect(val.warnings.some((w) => w.startsWith('1 validation image is a copy of a training image'))).toBe(true)
+    // The given split is still respected as-is.
+    const want = new Map(given.map((f) => [f.file, f.givenSplit]))
+    expect(val.assignment.every((a) => a.split === want.get(a.file))).toBe(true)
+  })
+
+  it('when drawing val/ from train/, keeps copies together and leaves a copy of a test/ image in train/', () => {
+    const files = cls('ant', 12).map((f, i) => ({
+      ...f,
+      hash: i < 4 ? 'ant#copies' : f.hash,
+      givenSplit: i < 10 ? ('train' as const) : ('test' as const),
+    }))
+    // ant-010 (test/) has the content of ant-005 (train/): the folder's own leak, reported. Drawing ant-005
+    // into val would only move it (val against test), so it stays in train.
+    files[10] = { ...files[10], hash: 'ant#5' }
+    files[5] = { ...files[5], hash: 'ant#5' }
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const result = splitDataset([...files, ...cls('bee', 12)], { ...ratios, seed })
+      const split = new Map(result.assignment.map((a) => [a.file, a.split]))
+      const copies = new Set(files.slice(0, 4).map((f) => split.get(f.file)))
+      expect(copies.size).toBe(1)
+      expect(split.get('ant/ant-005.png')).toBe('train')
+      expect(result.leakage).toEqual([{ file: 'ant/ant-010.png', other: 'ant/ant-005.png' }])
+    }
   })
 
   it('draws validation from train/ when the folder has no val/, and leaves test/ alone', () => {

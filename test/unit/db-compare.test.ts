@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { defaultRunConfig } from '../../src/shared/defaults'
+import { defaultRunConfig } from '../../src/shared/run-config'
 import type { Evaluation } from '../../src/shared/types'
 import { bestIndex, diffExamples, diffSettings } from '../../src/main/db/compare'
 import { csvField, toCsv } from '../../src/main/db/csv'

@@ -9,7 +9,7 @@ import { SCHEMA_VERSION, migrate, openDatabase, schemaVersion, type TunewiseDb }
 import { allMigrations, type Migration } from '../../src/main/db/migrations'
 
 const TABLES = [
-  'models',
+  'tasks',
   'datasets',
   'splits',
   'runs',
@@ -138,6 +138,32 @@ describe('migrate', () => {
     ])
     // The table is still STRICT: the new TEXT column refuses a blob.
     expect(() => db.prepare('UPDATE runs SET backend_reason = ?').run(Buffer.from([1]))).toThrow()
+    db.close()
+  })
+
+  it('applies 0004 to a version-3 database: failed runs gain an error code, tasks appear, models go', () => {
+    const db = new Database(':memory:')
+    db.pragma('foreign_keys = ON')
+    migrate(db, allMigrations.slice(0, 3))
+    const insert = db.prepare(
+      `INSERT INTO runs (name, created_at, model_id, dataset_id, config, status, error) VALUES (?, '2024-01-01T00:00:00.000Z', 'm', 'd', '{}', ?, ?)`,
+    )
+    insert.run('ok', 'succeeded', null)
+    insert.run('nan', 'failed', 'Training stopped: the loss became NaN at epoch 3.')
+    insert.run('crash', 'failed', 'Something else')
+    insert.run('killed', 'interrupted', 'The training process was killed')
+    expect(migrate(db, allMigrations.slice(0, 4))).toEqual([4])
+    expect(db.prepare('SELECT name, error_code FROM runs ORDER BY id').all()).toEqual([
+      { name: 'ok', error_code: null },
+      { name: 'nan', error_code: 'nan_loss' },
+      { name: 'crash', error_code: 'internal' },
+      { name: 'killed', error_code: 'interrupted' },
+    ])
+    expect(tableSql(db).has('models')).toBe(false)
+    expect(tableSql(db).get('tasks')).toMatch(/\bSTRICT\b/)
+    expect(() =>
+      db.prepare("INSERT INTO tasks (id, kind, label, status, started_at) VALUES ('t', 'x', 'x', 'odd', 'now')").run(),
+    ).toThrow(/CHECK/)
     db.close()
   })
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { defaultRunConfig } from '../../src/shared/defaults'
-import type { DatasetReport, Evaluation, MetricPoint, ModelCard, RunConfig } from '../../src/shared/types'
+import { defaultRunConfig } from '../../src/shared/run-config'
+import type { DatasetReport, Evaluation, MetricPoint, RunConfig } from '../../src/shared/types'
 import { openDatabase, type TunewiseDb } from '../../src/main/db/database'
 import {
   COMPARE_METRICS,
@@ -108,14 +108,33 @@ describe('datasets, splits, models, drafts', () => {
     expect(repos.splits.get('other')).toBeNull()
   })
 
-  it('saves model cards and drafts', () => {
-    const card = { id: 'mobilenet-v2', name: 'MobileNetV2', source: { kind: 'bundled', description: 'x' } } as ModelCard
-    repos.models.save(card)
-    repos.models.save({ ...card, name: 'MobileNet V2' })
-    expect(repos.models.list()).toEqual([{ ...card, name: 'MobileNet V2' }])
-    expect(repos.models.get('mobilenet-v2')?.name).toBe('MobileNet V2')
-    expect(repos.models.get('other')).toBeNull()
+  it('records task ends and marks tasks a previous process left running interrupted', () => {
+    const base = {
+      kind: 'layers' as const,
+      label: 'Reading the layers',
+      progress: null,
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: null,
+      error: null,
+      runId: null,
+    }
+    repos.tasks.record({ ...base, id: 't1', status: 'running' })
+    repos.tasks.record({ ...base, id: 't2', status: 'running', runId: 999 })
+    repos.tasks.record({
+      ...base,
+      id: 't1',
+      status: 'failed',
+      finishedAt: '2026-01-01T00:00:01.000Z',
+      error: { code: 'timeout', message: 'took too long' },
+    })
+    expect(repos.tasks.markInterrupted()).toBe(1)
+    const rows = Object.fromEntries(repos.tasks.recent().map((r) => [r.id, r]))
+    expect(rows.t1).toMatchObject({ status: 'failed', errorCode: 'timeout' })
+    // A run that does not exist is not linked (the foreign key would refuse it).
+    expect(rows.t2).toMatchObject({ status: 'interrupted', errorCode: 'interrupted', runId: null })
+  })
 
+  it('saves drafts', () => {
     expect(repos.drafts.get('wizard')).toBeNull()
     repos.drafts.save('wizard', { step: 3, config: { name: 'x' } })
     expect(repos.drafts.get('wizard')).toEqual({ step: 3, config: { name: 'x' } })

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs'
 import { getTf, initBackend } from '../../src/main/ml/backend'
-import { applyFreeze } from '../../src/main/ml/train/freeze'
+import { applyFreeze } from '../../src/main/ml/models/freeze'
 
 beforeAll(async () => {
   // Conv filter gradients: the plain cpu backend has them all.

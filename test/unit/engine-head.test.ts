@@ -3,7 +3,7 @@ import { getTf, initBackend } from '../../src/main/ml/backend'
 import { buildHead, makeOptimizer } from '../../src/main/ml/train/head'
 import { LrSchedule } from '../../src/main/ml/train/schedule'
 import { evaluatePredictions } from '../../src/main/ml/eval/evaluate'
-import { defaultHyper } from '../../src/shared/defaults'
+import { defaultHyper } from '../../src/shared/run-config'
 import type { HyperParams } from '../../src/shared/types'
 
 beforeAll(async () => {

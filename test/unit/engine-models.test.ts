@@ -11,8 +11,9 @@ import { downloadModel, type DownloadRecord } from '../../src/main/ml/models/dow
 import { importModel } from '../../src/main/ml/models/import'
 import { assignBlocks, listLayers, listModels, loadBaseModel } from '../../src/main/ml/models/load'
 import { catalogue } from '../../src/main/ml/models/catalogue'
-import { applyFreeze, resolveTrainable } from '../../src/main/ml/train/freeze'
-import { splitAtBoundary } from '../../src/main/ml/train/train'
+import { applyFreeze } from '../../src/main/ml/models/freeze'
+import { trainableLayerNames } from '../../src/shared/run-rules'
+import { splitAtBoundary } from '../../src/main/ml/train/boundary'
 import { saveModelFolder } from '../../src/main/ml/export/export'
 import { AppError } from '../../src/main/errors'
 
@@ -113,19 +114,24 @@ describe('bundled MobileNetV2', () => {
       expect(layers.find((l) => l.name === 'Conv_1')?.block).toBe('top')
       expect(layers.find((l) => l.name === 'bn_Conv1')?.block).toBe('stem')
       expect(layers.find((l) => l.name === 'dense_3')).toMatchObject({ inBase: false, params: 645 })
-      const top2 = resolveTrainable(layers, { preset: 'top-blocks', topBlocks: 2, trainableLayers: [] })
+      const top2 = trainableLayerNames({ preset: 'top-blocks', topBlocks: 2, trainableLayers: [] }, layers)
       expect(top2.has('Conv_1')).toBe(true)
       expect(top2.has('block_16_project')).toBe(true)
       expect(top2.has('block_15_project')).toBe(false)
       expect(top2.has('dense_1')).toBe(false)
-      expect(resolveTrainable(layers, { preset: 'feature-extraction', topBlocks: 2, trainableLayers: [] }).size).toBe(0)
-      const full = resolveTrainable(layers, { preset: 'full', topBlocks: 0, trainableLayers: [] })
+      expect(
+        trainableLayerNames({ preset: 'feature-extraction', topBlocks: 2, trainableLayers: [] }, layers).size,
+      ).toBe(0)
+      const full = trainableLayerNames({ preset: 'full', topBlocks: 0, trainableLayers: [] }, layers)
       expect(full.size).toBe(layers.filter((l) => l.inBase && l.hasWeights).length)
-      const custom = resolveTrainable(layers, {
-        preset: 'custom',
-        topBlocks: 0,
-        trainableLayers: ['Conv_1', 'nope', 'dense_1'],
-      })
+      const custom = trainableLayerNames(
+        {
+          preset: 'custom',
+          topBlocks: 0,
+          trainableLayers: ['Conv_1', 'nope', 'dense_1'],
+        },
+        layers,
+      )
       expect([...custom]).toEqual(['Conv_1'])
     } finally {
       loaded.model.dispose()
@@ -136,11 +142,10 @@ describe('bundled MobileNetV2', () => {
     const tf = getTf()
     const loaded = await loadBaseModel('mobilenet-v2-nsfwjs', tmp)
     try {
-      const trainable = resolveTrainable(listLayers(loaded), {
-        preset: 'top-blocks',
-        topBlocks: 2,
-        trainableLayers: [],
-      })
+      const trainable = trainableLayerNames(
+        { preset: 'top-blocks', topBlocks: 2, trainableLayers: [] },
+        listLayers(loaded),
+      )
       applyFreeze(loaded.base, trainable)
       const { lower, inputs, features, boundaryNames } = splitAtBoundary(loaded.base, trainable)
       // block_16 starts right after block_15's residual add.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { defaultRunConfig } from '../../src/shared/defaults'
+import { defaultRunConfig } from '../../src/shared/run-config'
 import type { DatasetReport, LayerInfo, MetricPoint, ModelCard, SplitSummary } from '../../src/shared/types'
 import {
   alignCurves,
@@ -24,10 +24,7 @@ import {
   freezeUpTo,
   headParameters,
   linkSplit,
-  parseNumberField,
-  parseUnits,
   readDraft,
-  rules,
   stepBlockers,
   toPercents,
   trainableLayerNames,
@@ -129,25 +126,6 @@ describe('freeze presets', () => {
   })
 })
 
-describe('field validation', () => {
-  it('accepts values in range and explains what to enter otherwise', () => {
-    expect(parseNumberField('0.001', rules.learningRate)).toEqual({ value: 0.001 })
-    const bad = parseNumberField('5', rules.learningRate)
-    expect(bad).toEqual({ error: 'Enter a learning rate between 0.000001 and 1, e.g. 0.001' })
-    expect(parseNumberField('abc', rules.batchSize)).toHaveProperty('error')
-    expect(parseNumberField('16.5', rules.batchSize)).toHaveProperty('error')
-    expect(parseNumberField('0', rules.gamma)).toHaveProperty('error')
-    expect(parseNumberField('1', rules.gamma)).toEqual({ value: 1 })
-  })
-
-  it('reads hidden units as a comma list', () => {
-    expect(parseUnits('')).toEqual({ value: [] })
-    expect(parseUnits('256, 128')).toEqual({ value: [256, 128] })
-    expect(parseUnits('12, x')).toHaveProperty('error')
-    expect(parseUnits('1,2,3,4,5')).toHaveProperty('error')
-  })
-})
-
 describe('step reachability', () => {
   const model = { id: 'm', supported: true, available: true } as ModelCard
   const report = { id: 'd', blockers: [] as string[] } as DatasetReport
@@ -216,7 +194,7 @@ describe('chart data', () => {
       pt(1, 0, 'loss', 'train', 1),
       pt(1, 1, 'loss', 'train', 0.8),
       pt(2, 0, 'loss', 'train', 0.5),
-      pt(1, 0, 'val_loss', 'train', 1.1),
+      pt(1, 0, 'loss', 'val', 1.1),
       pt(1, 0, 'loss', 'train', 9, 3),
     ]
     const { curves, phase2At } = epochCurves(points)
@@ -224,7 +202,7 @@ describe('chart data', () => {
     expect(curves.get('val:loss')).toEqual({ x: [1], y: [1.1] })
     expect(phase2At).toBe(2.5)
     expect(epochsPerPhase(points)).toEqual({ 1: 2, 2: 1 })
-    expect(metricKey({ split: 'val', name: 'accuracy' })).toBe('val:acc')
+    expect(metricKey({ split: 'val', name: 'acc' })).toBe('val:acc')
   })
 
   it('aligns curves with different x values, leaving gaps as null', () => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { backoffDelay, createSocketClient, type SocketLike } from '../../src/renderer/src/lib/core/ws-client'
+import {
+  backoffDelay,
+  createSocketClient,
+  takeBrowserToken,
+  TOKEN_KEY,
+  tokenProtocols,
+  type SocketLike,
+} from '../../src/renderer/src/lib/core/ws-client'
 
 class FakeSocket implements SocketLike {
   readyState = 0
@@ -8,7 +15,10 @@ class FakeSocket implements SocketLike {
   onclose: ((ev: unknown) => void) | null = null
   onerror: ((ev: unknown) => void) | null = null
   onmessage: ((ev: { data: unknown }) => void) | null = null
-  constructor(readonly url: string) {}
+  constructor(
+    readonly url: string,
+    readonly protocols?: string[],
+  ) {}
   send(data: string): void {
     this.sent.push(data)
   }
@@ -110,5 +120,66 @@ describe('browser-mode socket client', () => {
 
   it('caps the backoff', () => {
     expect([0, 1, 2, 3, 10].map((a) => backoffDelay(a, 250, 5000))).toEqual([250, 500, 1000, 2000, 5000])
+  })
+
+  it('offers the token as a subprotocol on every connect, not in the URL', () => {
+    const sockets: FakeSocket[] = []
+    const timers: (() => void)[] = []
+    createSocketClient({
+      url: 'ws://host/ws',
+      protocols: tokenProtocols('ab12'),
+      createSocket: (url, protocols) => {
+        const s = new FakeSocket(url, protocols)
+        sockets.push(s)
+        return s
+      },
+      setTimer: (fn) => timers.push(fn),
+      clearTimer: () => {},
+    })
+    sockets[0]!.drop()
+    timers[0]!()
+    expect(sockets.map((s) => [s.url, s.protocols])).toEqual([
+      ['ws://host/ws', ['tunewise', 'tunewise.ab12']],
+      ['ws://host/ws', ['tunewise', 'tunewise.ab12']],
+    ])
+    expect(tokenProtocols('')).toEqual([])
+  })
+})
+
+describe('browser-mode token', () => {
+  function memoryStorage(): {
+    getItem(k: string): string | null
+    setItem(k: string, v: string): void
+    data: Map<string, string>
+  } {
+    const data = new Map<string, string>()
+    return { data, getItem: (k) => data.get(k) ?? null, setItem: (k, v) => void data.set(k, v) }
+  }
+
+  it('takes it from the address once, stores it and strips it from the address bar', () => {
+    const storage = memoryStorage()
+    const replaced: string[] = []
+    const token = takeBrowserToken('http://127.0.0.1:5/?token=abc&x=1#step', storage, (u) => replaced.push(u))
+    expect(token).toBe('abc')
+    expect(storage.data.get(TOKEN_KEY)).toBe('abc')
+    expect(replaced).toEqual(['/?x=1#step'])
+    // A reload: the address has no token any more, storage has it.
+    expect(takeBrowserToken('http://127.0.0.1:5/', storage, (u) => replaced.push(u))).toBe('abc')
+    expect(replaced).toHaveLength(1)
+  })
+
+  it('keeps the token in the address when storage is unavailable, so a reload still works', () => {
+    const replaced: string[] = []
+    const broken = {
+      getItem: (): string | null => {
+        throw new Error('denied')
+      },
+      setItem: (): void => {
+        throw new Error('denied')
+      },
+    }
+    expect(takeBrowserToken('http://h/?token=abc', broken, (u) => replaced.push(u))).toBe('abc')
+    expect(takeBrowserToken('http://h/?token=abc', null, (u) => replaced.push(u))).toBe('abc')
+    expect(replaced).toEqual([])
   })
 })

@@ -176,6 +176,6 @@ export class DatasetStore {
     if (labels.length < 2) throw new AppError('bad_data', 'A classifier needs at least two classes with images.')
     if (!split.assignment.some((a) => a.split === 'train'))
       throw new AppError('bad_data', 'The training split is empty. Raise the training share on the Split step.')
-    return { datasetPath: report.path, examples: split.assignment, labels }
+    return { datasetPath: report.path, examples: split.assignment, labels, splitId: split.id }
   }
 }

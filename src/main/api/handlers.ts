@@ -4,12 +4,14 @@
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
-import { runConfigSchema } from '../../shared/schemas'
+import { runConfigSchema } from '../../shared/run-config'
 import type { AppInfo } from '../../shared/types'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
+import { ensureInside, PathRefusedError, safeJoin } from '../safe-path'
 import type { EventHub, Handlers } from '../ipc'
 import type { JobManager } from '../jobs/job-manager'
+import type { TaskManager } from '../tasks/task-manager'
 import type { DatasetStore } from './dataset-store'
 import { ModelService } from './model-service'
 
@@ -18,6 +20,7 @@ export interface HandlerDeps {
   repos: Repositories
   hub: EventHub
   jobs: JobManager
+  tasks: TaskManager
   datasets: DatasetStore
   info(): AppInfo
   pickFolder?: (title?: string) => Promise<string | null>
@@ -27,7 +30,7 @@ const DRAFT_KEY = 'wizard'
 
 export function createHandlers(deps: HandlerDeps): Handlers {
   const { repos, jobs, datasets } = deps
-  const models = new ModelService(deps.dataDir, deps.hub, repos, jobs, () => jobs.status().runId !== null)
+  const models = new ModelService(deps.dataDir, deps.hub, repos, deps.tasks, () => jobs.status().runId !== null)
 
   const runOrThrow = (runId: number) => {
     const run = repos.runs.get(runId)
@@ -106,10 +109,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       runOrThrow(runId)
       const { artifacts } = repos.runs.delete(runId)
       if (!keepArtifacts) {
-        const runDir = join(deps.dataDir, 'runs', String(runId))
+        const runDir = safeJoin(deps.dataDir, ['runs', String(runId)])
         for (const p of [...artifacts, runDir]) {
-          // Only ever delete inside this run's own folder.
-          if (resolve(p).startsWith(resolve(runDir))) rmSync(p, { recursive: true, force: true })
+          // Only ever delete inside this run's own folder (`runs/1` never reaches `runs/10`).
+          try {
+            rmSync(ensureInside(runDir, p), { recursive: true, force: true })
+          } catch (err) {
+            if (!(err instanceof PathRefusedError)) throw err
+          }
         }
       }
       return { deleted: true }
@@ -153,6 +160,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
         )
       }
       return parsed.data
+    },
+
+    'tasks:list': () => deps.tasks.list(),
+    'tasks:cancel': ({ taskId }) => {
+      const run = jobs.status()
+      // Cancelling a training task cancels its run, so the run's record says so.
+      if (run.taskId === taskId && run.runId !== null) return { cancelled: jobs.cancel(run.runId) }
+      return { cancelled: deps.tasks.cancel(taskId) }
     },
 
     'drafts:get': () => ({ draft: repos.drafts.get(DRAFT_KEY) }),

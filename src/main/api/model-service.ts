@@ -9,10 +9,11 @@ import type { LayerInfo, ModelCard, RunConfig, RunDetail } from '../../shared/ty
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
-import type { JobManager } from '../jobs/job-manager'
+import type { TaskManager } from '../tasks/task-manager'
 import { detectBackend } from '../ml/backend-detect'
+import { featureCacheServes, phase2Runs, trainableLayerNames } from '../../shared/run-rules'
 
-type TaskRunner = Pick<JobManager, 'runTask'>
+type TaskRunner = Pick<TaskManager, 'run'>
 
 /** Rough seconds per image for one forward pass of a 224 MobileNet-class base, per backend. */
 const SECONDS_PER_IMAGE: Record<string, number> = { 'tensorflow-gpu': 0.005, tensorflow: 0.03, wasm: 0.1, cpu: 1.1 }
@@ -51,25 +52,25 @@ export class ModelService {
     const card = await this.requireAvailable(modelId)
     const cacheFile = join(this.dataDir, 'cache', 'layers', `${modelId}.json`)
     if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as LayerInfo[]
-    const layers = await this.tasks.runTask<LayerInfo[]>({ kind: 'layers', modelId: card.id, dataDir: this.dataDir })
+    const layers = await this.tasks.run('layers', { modelId: card.id, dataDir: this.dataDir })
     mkdirSync(join(this.dataDir, 'cache', 'layers'), { recursive: true })
     writeFileSync(cacheFile, JSON.stringify(layers))
     return layers
   }
 
   async import(path: string): Promise<ModelCard> {
-    const card = await this.tasks.runTask<ModelCard>({ kind: 'import', folder: path, dataDir: this.dataDir })
-    this.repos.models.save(card)
-    return card
+    return this.tasks.run('import', { folder: path, dataDir: this.dataDir })
   }
 
   async download(modelId: string): Promise<ModelCard> {
-    const card = await this.tasks.runTask<ModelCard>(
-      { kind: 'download', modelId, dataDir: this.dataDir },
-      { onProgress: (received, total) => this.hub.emit('model:download', { modelId, received, total }) },
+    return this.tasks.run(
+      'download',
+      { modelId, dataDir: this.dataDir },
+      {
+        label: `Downloading ${modelId}`,
+        onProgress: (p) => this.hub.emit('model:download', { modelId, received: p.done ?? 0, total: p.total ?? null }),
+      },
     )
-    this.repos.models.save(card)
-    return card
   }
 
   /**
@@ -86,10 +87,7 @@ export class ModelService {
     // While a run trains, a probe would compete for the CPU and measure nonsense.
     if (this.busy()) return fallback
     try {
-      const result = await this.tasks.runTask<{ backend: string; secondsPerImage: number }>(
-        { kind: 'probe', modelId: card.id, dataDir: this.dataDir },
-        { timeoutMs: 60_000 },
-      )
+      const result = await this.tasks.run('probe', { modelId: card.id, dataDir: this.dataDir }, { timeoutMs: 60_000 })
       timings[`${card.id}@${result.backend}`] = result.secondsPerImage
       mkdirSync(join(this.dataDir, 'cache'), { recursive: true })
       writeFileSync(file, JSON.stringify(timings, null, 2))
@@ -99,19 +97,33 @@ export class ModelService {
     }
   }
 
-  /** An estimate from the measured forward speed and the dataset size. */
+  /**
+   * An estimate from the measured forward speed, the dataset size and the freeze choice: phase 2
+   * runs only where `phase2Runs` says so, and costs in proportion to the part of the base above the
+   * first trainable layer (activations below it are cached once).
+   */
   async estimate(
     config: RunConfig,
     images: number,
   ): Promise<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }> {
     const card = await this.card(config.modelId)
     const perImage = await this.secondsPerImage(card)
+    const cached = featureCacheServes(config)
     // Decoding and resizing add roughly a fifth to the forward pass.
-    const extractionSeconds = config.augment.enabled ? 0 : images * perImage * 1.2
+    const extractionSeconds = cached ? images * perImage * 1.2 : 0
     // Head epochs on cached features are cheap; with augmentation every epoch runs the base.
-    const secondsPerEpoch = config.augment.enabled ? images * perImage * 1.2 : Math.max(0.02, images * 0.0005)
-    // Backpropagation through the unfrozen blocks costs about three forward passes.
-    const phase2 = config.phase2.enabled ? config.phase2.epochs * images * perImage * 3 : 0
+    const secondsPerEpoch = cached ? Math.max(0.02, images * 0.0005) : images * perImage * 1.2
+    let phase2 = 0
+    if (phase2Runs(config)) {
+      const layers = await this.layers(config.modelId).catch(() => [])
+      const trainable = trainableLayerNames(config.freeze, layers)
+      const base = layers.filter((l) => l.inBase)
+      const first = base.findIndex((l) => trainable.has(l.name))
+      // Without the layer list, assume the top quarter of the base trains.
+      const above = base.length && first >= 0 ? (base.length - first) / base.length : 0.25
+      // Backpropagation through the unfrozen part costs about three forward passes of that part.
+      phase2 = images * perImage * (1 - above) + config.phase2.epochs * images * perImage * above * 3
+    }
     const totalSeconds = 3 + extractionSeconds + secondsPerEpoch * config.hyper.epochs + phase2
     return { extractionSeconds, secondsPerEpoch, totalSeconds }
   }
@@ -131,24 +143,21 @@ export class ModelService {
     run: RunDetail,
     outDir: string,
   ): Promise<{ dir: string; files: string[]; maxDifference: number; agreement: number }> {
-    const result = await this.tasks.runTask<{ dir: string; files: string[]; maxDifference: number; agreement: number }>(
-      {
-        kind: 'export',
-        modelDir: this.modelDir(run),
-        outDir,
-        datasetPath: run.datasetPath,
-        evaluation: run.evaluations.find((e) => e.split === 'test') ?? null,
-      },
-    )
+    const result = await this.tasks.run('export', {
+      modelDir: this.modelDir(run),
+      outDir,
+      datasetPath: run.datasetPath,
+      evaluation: run.evaluations.find((e) => e.split === 'test') ?? null,
+    })
     this.repos.runs.addArtifact(run.id, 'export', outDir)
     return result
   }
 
   async predict(run: RunDetail, file?: string, dataUrl?: string): Promise<{ label: string; confidence: number }[]> {
     const modelDir = this.modelDir(run)
-    if (file) return this.tasks.runTask({ kind: 'predict', modelDir, file })
+    if (file) return this.tasks.run('predict', { modelDir, file })
     const match = /^data:image\/[a-z0-9.+-]+;base64,(.*)$/i.exec(dataUrl ?? '')
     if (!match) throw new AppError('bad_data', 'That is not an image. Drop a JPEG, PNG, WebP or GIF file.')
-    return this.tasks.runTask({ kind: 'predict', modelDir, base64: match[1]! })
+    return this.tasks.run('predict', { modelDir, base64: match[1]! })
   }
 }

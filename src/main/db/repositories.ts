@@ -1,4 +1,5 @@
-import type { DatasetReport, ModelCard, SplitRatios } from '../../shared/types'
+import type { TaskInfo } from '../../shared/tasks'
+import type { DatasetReport, SplitRatios } from '../../shared/types'
 import { AppError } from '../errors'
 import type { TunewiseDb } from './database'
 import { isObject, parseJson } from './json'
@@ -100,32 +101,49 @@ export class SplitRepository {
   }
 }
 
-/** Model cards known to this machine (bundled, imported, downloaded). */
-export class ModelRepository {
-  constructor(
-    private readonly db: TunewiseDb,
-    private readonly now: Clock = () => new Date(),
-  ) {}
+/** How every background task ended (the task manager records each end here). */
+export class TaskRepository {
+  constructor(private readonly db: TunewiseDb) {}
 
-  /** Inserts or replaces the card; `created_at` keeps the first save's time. */
-  save(card: ModelCard): void {
+  /** Inserts or updates the task's row. */
+  record(info: TaskInfo): void {
     this.db
       .prepare(
-        `INSERT INTO models (id, card, source, created_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT (id) DO UPDATE SET card = excluded.card, source = excluded.source`,
+        `INSERT INTO tasks (id, kind, label, run_id, status, error_code, error, started_at, finished_at)
+         VALUES (?, ?, ?, (SELECT id FROM runs WHERE id = ?), ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, error_code = excluded.error_code,
+           error = excluded.error, finished_at = excluded.finished_at`,
       )
-      .run(card.id, JSON.stringify(card), card.source.kind, this.now().toISOString())
+      .run(
+        info.id,
+        info.kind,
+        info.label,
+        info.runId,
+        info.status,
+        info.error?.code ?? null,
+        info.error?.message ?? null,
+        info.startedAt,
+        info.finishedAt,
+      )
   }
 
-  /** Every readable card in the order first saved; damaged ones are left out. */
-  list(): ModelCard[] {
-    const rows = this.db.prepare('SELECT card FROM models ORDER BY rowid').pluck().all()
-    return rows.map((j) => parseJson<ModelCard>(j, isObject)).filter((c): c is ModelCard => c !== null)
+  /** The most recent tasks first. */
+  recent(limit = 50): { id: string; kind: string; status: string; errorCode: string | null; runId: number | null }[] {
+    return this.db
+      .prepare(
+        'SELECT id, kind, status, error_code AS errorCode, run_id AS runId FROM tasks ORDER BY started_at DESC, rowid DESC LIMIT ?',
+      )
+      .all(limit) as { id: string; kind: string; status: string; errorCode: string | null; runId: number | null }[]
   }
 
-  /** The card, or null when absent or damaged. */
-  get(id: string): ModelCard | null {
-    return parseJson<ModelCard>(this.db.prepare('SELECT card FROM models WHERE id = ?').pluck().get(id), isObject)
+  /** Tasks a previous process left running end as interrupted. */
+  markInterrupted(): number {
+    return this.db
+      .prepare(
+        `UPDATE tasks SET status = 'interrupted', error_code = 'interrupted',
+           error = 'Tunewise closed while this task ran.' WHERE status IN ('queued', 'running')`,
+      )
+      .run().changes
   }
 }
 
@@ -160,7 +178,7 @@ export class DraftRepository {
 export interface Repositories {
   datasets: DatasetRepository
   splits: SplitRepository
-  models: ModelRepository
+  tasks: TaskRepository
   runs: RunRepository
   drafts: DraftRepository
 }
@@ -174,7 +192,7 @@ export function createRepositories(db: TunewiseDb, options: { now?: Clock } = {}
   return {
     datasets: new DatasetRepository(db, now),
     splits: new SplitRepository(db, now),
-    models: new ModelRepository(db, now),
+    tasks: new TaskRepository(db),
     runs: new RunRepository(db, now),
     drafts: new DraftRepository(db, now),
   }

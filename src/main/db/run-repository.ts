@@ -1,5 +1,6 @@
 import type { CompareResult, RunQuery } from '../../shared/contract'
 import type { Evaluation, MetricPoint, RunConfig, RunDetail, RunStatus, RunSummary } from '../../shared/types'
+import { isErrorCode, type ErrorCode } from '../../shared/errors'
 import { AppError } from '../errors'
 import { bestIndex, diffExamples, diffSettings } from './compare'
 import { toCsv } from './csv'
@@ -9,6 +10,8 @@ import { isObject, parseJson } from './json'
 /** Extra columns `setStatus` may set alongside the status. Absent keys are left as they are. */
 export interface RunStatusFields {
   error?: string | null
+  /** The error's code (see src/shared/errors.ts); its advice is looked up, never guessed. */
+  errorCode?: ErrorCode | null
   backend?: string | null
   /** Why this backend ran and the faster ones did not. */
   backendReason?: string | null
@@ -31,9 +34,8 @@ export interface RunEdit {
 }
 
 /**
- * Rows of `CompareResult.metrics`, in this order. Metric points are read with the convention that
- * `name` carries no split prefix ('loss', 'acc') and `split` says which set; 'val_loss' is accepted
- * too. "Epochs run" has no best: more epochs is not better, so its `bestIndex` is always null.
+ * Rows of `CompareResult.metrics`, in this order. Metric points have one shape everywhere
+ * (src/shared/metrics.ts): `name` carries no split prefix ('loss', 'acc') and `split` says which set. "Epochs run" has no best: more epochs is not better, so its `bestIndex` is always null.
  */
 export const COMPARE_METRICS = {
   bestValAccuracy: 'Best validation accuracy',
@@ -60,6 +62,7 @@ interface RunRow {
   test_accuracy: number | null
   duration_ms: number | null
   error: string | null
+  error_code: string | null
   notes: string
   starred: number
   tags: string
@@ -77,7 +80,7 @@ interface MetricRow {
 
 const SUMMARY_SELECT = `
   SELECT r.id, r.name, r.created_at, r.started_at, r.finished_at, r.model_id, r.dataset_id, r.dataset_path,
-         r.status, r.backend, r.backend_reason, r.best_val_accuracy, r.test_accuracy, r.duration_ms, r.error, r.notes, r.starred,
+         r.status, r.backend, r.backend_reason, r.best_val_accuracy, r.test_accuracy, r.duration_ms, r.error, r.error_code, r.notes, r.starred,
          (SELECT json_group_array(tag) FROM (SELECT tag FROM tags t WHERE t.run_id = r.id ORDER BY tag)) AS tags
   FROM runs r`
 
@@ -204,6 +207,7 @@ export class RunRepository {
   setStatus(id: number, status: RunStatus, fields: RunStatusFields = {}): void {
     const columns: Record<keyof RunStatusFields, string> = {
       error: 'error',
+      errorCode: 'error_code',
       backend: 'backend',
       backendReason: 'backend_reason',
       startedAt: 'started_at',
@@ -338,7 +342,9 @@ export class RunRepository {
    */
   markInterrupted(reason: string): number[] {
     const ids = this.db
-      .prepare(`UPDATE runs SET status = 'interrupted', error = ? WHERE status IN ('running', 'queued') RETURNING id`)
+      .prepare(
+        `UPDATE runs SET status = 'interrupted', error = ?, error_code = 'interrupted' WHERE status IN ('running', 'queued') RETURNING id`,
+      )
       .pluck()
       .all(reason) as number[]
     return ids.sort((a, b) => a - b)
@@ -379,12 +385,12 @@ export class RunRepository {
       ),
       row(
         COMPARE_METRICS.finalValLoss,
-        ids.map((id) => finalValue(curves[id], 'val', ['loss', 'val_loss'])),
+        ids.map((id) => finalValue(curves[id], 'val', 'loss')),
         false,
       ),
       row(
         COMPARE_METRICS.finalTrainLoss,
-        ids.map((id) => finalValue(curves[id], 'train', ['loss'])),
+        ids.map((id) => finalValue(curves[id], 'train', 'loss')),
         false,
       ),
       row(
@@ -495,14 +501,10 @@ export class RunRepository {
 }
 
 /** Last value of a curve (highest phase, epoch, step), or null when the run has none. */
-function finalValue(
-  points: readonly MetricPoint[],
-  split: MetricPoint['split'],
-  names: readonly string[],
-): number | null {
+function finalValue(points: readonly MetricPoint[], split: MetricPoint['split'], name: string): number | null {
   let last: MetricPoint | null = null
   for (const p of points) {
-    if (p.split !== split || !names.includes(p.name)) continue
+    if (p.split !== split || p.name !== name) continue
     if (last === null || compareTime(p, last) >= 0) last = p
   }
   return last === null ? null : last.value
@@ -536,6 +538,7 @@ function toSummary(row: RunRow): RunSummary {
     testAccuracy: row.test_accuracy,
     durationMs: row.duration_ms,
     error: row.error,
+    errorCode: isErrorCode(row.error_code) ? row.error_code : row.error ? 'internal' : null,
     tags: tags.filter((t): t is string => typeof t === 'string'),
     notes: row.notes,
     starred: row.starred === 1,

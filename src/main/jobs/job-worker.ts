@@ -1,110 +1,107 @@
 /**
- * Entry point of a training job's process. It receives one `start` message, trains, reports
- * progress, and exits. It never opens the database: main owns it, so a killed job cannot corrupt it.
+ * The worker process for every task that runs TensorFlow: training, the timing probe, layer lists,
+ * imports, downloads, export checks and predictions. It serves one task through the shared port
+ * (src/main/tasks/port.ts) and exits. It never opens the database: main owns it, so a killed
+ * worker cannot corrupt it.
  */
 import { join } from 'node:path'
-import type { FromJob, JobTask, ToJob } from '../../shared/job-messages'
-import type { AppError } from '../errors'
-import { trainRun } from '../ml/engine'
+import type { Tensor } from '@tensorflow/tfjs'
+import { epochPoints } from '../../shared/metrics'
+import type { TrainEvent } from '../../shared/tasks'
+import { AppError } from '../errors'
+import { serveTasks, type TaskContext } from '../tasks/port'
 
-interface ParentPortLike {
-  on(event: 'message', listener: (e: { data: unknown }) => void): void
-  postMessage(msg: unknown): void
-}
-
-// Electron's utilityProcess exposes process.parentPort; child_process.fork gives process.send.
-const parentPort = (process as unknown as { parentPort?: ParentPortLike }).parentPort
-
-function post(msg: FromJob): void {
-  if (parentPort) parentPort.postMessage(msg)
-  else process.send?.(msg)
-}
-
-function onMessage(listener: (msg: ToJob) => void): void {
-  if (parentPort) parentPort.on('message', (e) => listener(e.data as ToJob))
-  else process.on('message', (m) => listener(m as ToJob))
-}
-
-let stop = false
-let started = false
-
-onMessage((msg) => {
-  if (msg.type === 'cancel') {
-    stop = true
-    return
-  }
-  if (msg.type === 'task' && !started) {
-    started = true
-    runTask(msg.task)
-      .then((value) => post({ type: 'task-result', value }))
-      .catch((err: unknown) =>
-        post({
-          type: 'error',
-          code: err instanceof Error && err.name === 'AppError' ? (err as AppError).code : 'internal',
-          message: err instanceof Error ? err.message : String(err),
-        }),
-      )
-      .finally(() => setTimeout(() => process.exit(0), 50))
-    return
-  }
-  if (msg.type !== 'start' || started) return
-  started = true
-  trainRun(msg, {
-    post,
-    shouldStop: () => stop,
-    cacheDir: join(msg.dataDir, 'cache'),
-    dataDir: msg.dataDir,
-  })
-    .catch((err: unknown) => {
-      const message = err instanceof Error ? err.message : String(err)
-      post({ type: 'error', code: 'internal', message })
-    })
-    .finally(() => {
-      // Let the last messages flush before the process ends.
-      setTimeout(() => process.exit(0), 100)
-    })
+serveTasks({
+  train: async (input, ctx) => train(input, ctx),
+  probe: async ({ modelId, dataDir }, ctx) => probe(modelId, dataDir, ctx),
+  layers: async ({ modelId, dataDir }, ctx) => {
+    const engine = await ready(ctx)
+    return engine.listLayers(await engine.loadBaseModel(modelId, dataDir))
+  },
+  import: async ({ folder, dataDir }, ctx) => (await ready(ctx)).importModel(folder, dataDir),
+  download: async ({ modelId, dataDir }, ctx) =>
+    (await ready(ctx)).downloadModel(
+      modelId,
+      dataDir,
+      (received, total) => ctx.progress({ fraction: total ? received / total : null, done: received, total }),
+      // A mirror of the online models (a company proxy, a local copy): <mirror>/<model id>/model.json.
+      process.env.TUNEWISE_MODEL_MIRROR
+        ? { baseUrl: `${process.env.TUNEWISE_MODEL_MIRROR.replace(/\/$/, '')}/${modelId}/` }
+        : {},
+    ),
+  export: async ({ modelDir, outDir, datasetPath, evaluation }, ctx) => {
+    const engine = await ready(ctx)
+    const files = await engine.exportRun(modelDir, outDir)
+    const check = evaluation
+      ? await engine.verifyExport(outDir, datasetPath, evaluation)
+      : { maxDifference: 0, agreement: 1 }
+    return { dir: outDir, files, maxDifference: check.maxDifference, agreement: check.agreement }
+  },
+  predict: async ({ modelDir, file, base64 }, ctx) =>
+    (await ready(ctx)).predictImage(modelDir, file ?? Buffer.from(base64 ?? '', 'base64')),
 })
 
-post({ type: 'ready', pid: process.pid })
-
-async function runTask(task: JobTask): Promise<unknown> {
+/**
+ * Loads the engine and starts the backend (the slow part of a fresh worker), then honours a cancel
+ * that arrived meanwhile before any work starts.
+ */
+async function ready(ctx: { shouldStop(): boolean }): Promise<typeof import('../ml/engine')> {
   const engine = await import('../ml/engine')
   await engine.initBackend()
-  switch (task.kind) {
-    case 'probe':
-      return probe(task.modelId, task.dataDir)
-    case 'layers': {
-      const loaded = await engine.loadBaseModel(task.modelId, task.dataDir)
-      return engine.listLayers(loaded)
-    }
-    case 'import':
-      return engine.importModel(task.folder, task.dataDir)
-    case 'download':
-      return engine.downloadModel(task.modelId, task.dataDir, (received, total) =>
-        post({ type: 'task-progress', received, total }),
-      )
-    case 'export': {
-      const files = await engine.exportRun(task.modelDir, task.outDir)
-      const check = task.evaluation
-        ? await engine.verifyExport(task.outDir, task.datasetPath, task.evaluation)
-        : { maxDifference: 0, agreement: 1 }
-      return { dir: task.outDir, files, maxDifference: check.maxDifference, agreement: check.agreement }
-    }
-    case 'predict':
-      return engine.predictImage(task.modelDir, task.file ?? Buffer.from(task.base64 ?? '', 'base64'))
-  }
+  if (ctx.shouldStop()) throw new AppError('cancelled', 'Cancelled.')
+  return engine
+}
+
+/** Runs one training job; its messages become the task's events, its end the task's end. */
+async function train(
+  input: Parameters<typeof import('../ml/engine').trainRun>[0] extends infer J ? Omit<J & object, 'type'> : never,
+  ctx: TaskContext<'train'>,
+): Promise<{ bestValAccuracy: number | null; testAccuracy: number | null }> {
+  const { trainRun } = await ready(ctx)
+  let end: { bestValAccuracy: number | null; testAccuracy: number | null } | null = null
+  let failure: AppError | null = null
+  await trainRun({ type: 'start', ...input } as Parameters<typeof trainRun>[0], {
+    shouldStop: () => ctx.shouldStop(),
+    cacheDir: join(input.dataDir, 'cache'),
+    dataDir: input.dataDir,
+    post: (msg) => {
+      switch (msg.type) {
+        case 'done':
+          if (msg.status === 'cancelled') failure = new AppError('cancelled', 'The run was cancelled.')
+          else end = { bestValAccuracy: msg.bestValAccuracy, testAccuracy: msg.testAccuracy }
+          break
+        case 'error':
+          failure = new AppError(msg.code as AppError['code'], msg.message)
+          break
+        case 'epoch': {
+          const m = msg.metrics
+          ctx.emit({ type: 'metrics', points: epochPoints(m.phase, m.epoch, m.t, m.values) })
+          break
+        }
+        default:
+          ctx.emit(msg as TrainEvent)
+      }
+    },
+  })
+  if (failure) throw failure
+  if (!end) throw new AppError('internal', 'Training ended without a result.')
+  return end
 }
 
 /** Times the base's forward pass on a small batch (after one warm-up) on the backend a run would use. */
-async function probe(modelId: string, dataDir: string): Promise<{ backend: string; secondsPerImage: number }> {
-  const { currentBackend, getTf, loadBaseModel } = await import('../ml/engine')
+async function probe(
+  modelId: string,
+  dataDir: string,
+  ctx: { shouldStop(): boolean },
+): Promise<{ backend: string; secondsPerImage: number }> {
+  const { currentBackend, getTf, loadBaseModel } = await ready(ctx)
   const loaded = await loadBaseModel(modelId, dataDir)
   const tf = getTf()
   const [h, w] = loaded.inputSize
   const run = (n: number): number => {
     const t0 = performance.now()
     tf.tidy(() => {
-      const out = loaded.base.predict(tf.zeros([n, h, w, 3])) as import('@tensorflow/tfjs').Tensor
+      const out = loaded.base.predict(tf.zeros([n, h, w, 3])) as Tensor
       out.dataSync()
     })
     return (performance.now() - t0) / 1000

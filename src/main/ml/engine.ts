@@ -15,11 +15,16 @@ export {
 } from './models/load'
 export { importModel } from './models/import'
 export { downloadModel, type DownloadOptions, type DownloadRecord } from './models/download'
+export { applyFreeze, patchBatchNorm } from './models/freeze'
+export { trainableLayerNames } from '../../shared/run-rules'
+/** `runDirOf(dataDir, runId)`: `<dataDir>/runs/<runId>`; every other path is in ./layout. */
+export { runDir as runDirOf } from './layout'
 export { buildHead, compileHead, makeOptimizer, setLearningRate } from './train/head'
-export { applyFreeze, patchBatchNorm, resolveTrainable } from './train/freeze'
 export { extractFeatures, featureStats, type FeatureOptions, type FeatureSet } from './train/features'
 export { LrSchedule } from './train/schedule'
-export { runDirOf, runInProcess, splitAtBoundary, trainRun, type RunPredictions, type TrainIo } from './train/train'
+export { splitAtBoundary } from './train/boundary'
+export { runInProcess, trainRun, type TrainIo } from './train/run-job'
+export { type RunPredictions } from './train/finish'
 export { evaluatePredictions, lossAndAccuracy } from './eval/evaluate'
 export { predictImage } from './eval/predict'
 export {

@@ -2,14 +2,19 @@
  * Reads an image folder into a dataset: which classes, which files, which files cannot be used and why,
  * and what could hurt training (one class, empty classes, imbalance, duplicates). A bad file never makes
  * the scan fail; only a missing root folder does.
+ *
+ * The scan never leaves the chosen folder. Every path it reads is a real path (links resolved) inside the
+ * root: a link that leads outside is reported and not followed, each real folder is read once however many
+ * links lead to it (so a link to its own parent cannot loop), and a file reached twice counts once. Only
+ * regular files are opened, with O_NONBLOCK, so a FIFO or device named `x.png` cannot block the scan.
  */
 import { createHash } from 'node:crypto'
-import type { Dirent } from 'node:fs'
-import { readdir, readFile, stat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import type { ClassReport, DatasetReport, UnreadableFile } from '../../../shared/types'
+import { constants, type Dirent } from 'node:fs'
+import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises'
+import { dirname, join, resolve, sep } from 'node:path'
+import type { ClassReport, DatasetReport, ProblemGroup, UnreadableFile } from '../../../shared/types'
 import { AppError } from '../../errors'
-import { hashBuffer, ImageDecodeError, probeImageBuffer, readFailure } from './decode'
+import { decodeImageBuffer, hashBuffer, ImageDecodeError, openImage, readFailure, TINY_IMAGE_SIDE } from './decode'
 import { thumbnailFromBuffer } from './thumbnail'
 
 export type SplitName = 'train' | 'val' | 'test'
@@ -25,9 +30,16 @@ export interface ScannedFile {
   height: number
   /** Set when the folder had train/ val/ test/ at the top. */
   givenSplit?: SplitName
+  /**
+   * 64-bit difference hash of the picture (16 hex digits; see `differenceHash`), for finding near-copies
+   * (resized, re-encoded). Absent for an image too flat to tell apart from other flat images.
+   */
+  dhash?: string
 }
 
-export type ScanReport = Omit<DatasetReport, 'id' | 'createdAt' | 'excludedFiles' | 'excludedClasses'>
+export type ScanReport = Omit<DatasetReport, 'id' | 'createdAt' | 'excludedFiles' | 'excludedClasses'> & {
+  problemGroups: ProblemGroup[]
+}
 
 export interface DatasetScan {
   report: ScanReport
@@ -67,35 +79,178 @@ const SPLIT_FOLDERS: Record<string, SplitName> = {
   validation: 'val',
   test: 'test',
 }
-/** Files operating systems drop into folders; not worth a line in the report. */
-const SYSTEM_FILES = new Set(['thumbs.db', 'desktop.ini', 'icon\r'])
-/** Class folders are read this deep at most, which also stops symlink loops. */
+/**
+ * Files and folders operating systems and archivers drop into folders; not worth a line in the report.
+ * Names starting with '.' (.DS_Store, ._photo.jpg AppleDouble files, .git) are skipped as well.
+ */
+const SYSTEM_FILES = new Set([
+  'thumbs.db',
+  'ehthumbs.db',
+  'desktop.ini',
+  'icon\r',
+  '__macosx',
+  '$recycle.bin',
+  'system volume information',
+])
+/** Class folders are read this deep at most. Loops are stopped by real path; this bounds a deep tree. */
 const MAX_DEPTH = 8
 /** Files above this size are refused before being read into memory (bytes). */
 const MAX_FILE_BYTES = 512 * 1024 * 1024
 const THUMBNAIL_CAP = 12
+/** Examples listed per problem group. */
+const GROUP_EXAMPLES = 5
+/** Opening with O_NONBLOCK makes a FIFO open return at once instead of waiting for a writer (0 on Windows). */
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOFOLLOW ?? 0)
+
+/** Why a path was skipped or noted; each kind is one row of `problemGroups`. */
+type ProblemKind =
+  | 'outside-link'
+  | 'not-regular'
+  | 'missing'
+  | 'permission'
+  | 'folder'
+  | 'read-error'
+  | 'empty'
+  | 'too-large'
+  | 'unsupported'
+  | 'damaged'
+  | 'not-image'
+  | 'link-loop'
+  | 'link-repeat'
+
+/** One row per kind, in this order: the ones that need the user first, the harmless notes last. */
+const PROBLEM_KINDS: Record<ProblemKind, { reason: string; action: string }> = {
+  'outside-link': {
+    reason: 'Links to outside the folder are not followed',
+    action: 'Copy the linked images into the folder if they should be used.',
+  },
+  'not-regular': {
+    reason: 'Not a regular file (a pipe, socket or device); it was not opened',
+    action: 'Remove it from the folder: it cannot hold an image.',
+  },
+  missing: {
+    reason: 'File not found (a broken link, or moved during the scan)',
+    action: 'Fix or remove the link, then scan again.',
+  },
+  permission: {
+    reason: 'Permission denied',
+    action: "Check the files' sharing settings, then scan again.",
+  },
+  folder: {
+    reason: 'Folder could not be read',
+    action: "Check the folder's permissions, then scan again.",
+  },
+  'read-error': {
+    reason: 'File could not be read',
+    action: 'Check the disk or network drive, then scan again.',
+  },
+  empty: {
+    reason: 'Empty file (0 bytes)',
+    action: 'Copy the file again from where it came from, or exclude it.',
+  },
+  'too-large': {
+    reason: 'Image too large (over 100 megapixels, or a file over 512 MB)',
+    action: 'Save a smaller copy and use that instead.',
+  },
+  unsupported: {
+    reason: 'Not a supported image (JPEG, PNG, WebP, GIF, BMP or TIFF)',
+    action: 'Convert it to JPEG or PNG, or exclude it.',
+  },
+  damaged: {
+    reason: 'Damaged or cut-short image',
+    action: 'Open it in an image viewer; re-save or copy it again, or exclude it.',
+  },
+  'not-image': {
+    reason: 'Not an image file (by its name); skipped',
+    action: 'Nothing to do. Move such files out of the class folders to silence this.',
+  },
+  'link-loop': {
+    reason: 'Link to a folder that is already read (a loop or a second way in); read once',
+    action: 'Nothing to do: each folder counts once. Remove the link to silence this.',
+  },
+  'link-repeat': {
+    reason: 'Link to an image that is already counted; counted once',
+    action: 'Nothing to do: each image counts once. Remove the extra link to silence this.',
+  },
+}
+
+const OUTSIDE_LINK = 'It links to a place outside the chosen folder; links to outside the folder are not followed.'
+const NOT_REGULAR = 'Not a regular file (a pipe, socket or device); it was not opened.'
+const LINK_LOOP =
+  'It links to a folder that is already read (a loop, or a second way to the same folder); it was read once.'
+
+interface Problem extends UnreadableFile {
+  kind: ProblemKind
+}
+
+/** A file that was found but must not be opened, or was opened and turned out not to be a regular file. */
+class SkippedFile extends Error {
+  constructor(
+    readonly reason: string,
+    readonly kind: ProblemKind,
+  ) {
+    super(reason)
+  }
+}
 
 interface Candidate {
+  /** Real path (links resolved), always inside the root; the path that is opened. */
   abs: string
   file: string
   label: string
   givenSplit?: SplitName
+  /** Reached through a link: when two candidates share a real path, one reached without a link wins. */
+  viaLink: boolean
+  /** Known to fail before any read (a broken link). */
+  failure?: Problem
   /** Position within its class (by name); the first few get thumbnails. */
   index: number
 }
 
+/** A folder to read: its real path, and where and under which class it sits in the dataset. */
+interface DirTask {
+  real: string
+  rel: string
+  label: string
+  givenSplit?: SplitName
+  depth: number
+}
+
 interface Walk {
+  /** Real path of the root; nothing outside it is ever read. */
+  rootReal: string
+  /** The root as given (resolved, links not resolved), for wording only. */
+  rootAbs: string
   candidates: Candidate[]
   /** Every class folder found, even empty ones. */
   classes: Set<string>
-  unreadable: UnreadableFile[]
+  problems: Problem[]
   warnings: string[]
   blockers: string[]
+  /** Real paths of folders already read. */
+  visited: Set<string>
+  /** Folders reached through links, read after the plain tree so a folder's own place wins. */
+  linked: DirTask[]
 }
+
+/** An entry that exists inside the root: `real` is its real path. */
+interface Found {
+  name: string
+  kind: 'dir' | 'file' | 'other'
+  real: string
+  viaLink: boolean
+}
+
+/** What one directory entry is, with links resolved (and checked to stay inside the root). */
+type Entry = Found | { name: string; kind: 'outside' } | { name: string; kind: 'broken'; error: unknown }
 
 function extension(name: string): string {
   const dot = name.lastIndexOf('.')
   return dot > 0 ? name.slice(dot).toLowerCase() : ''
+}
+
+function isImageName(name: string): boolean {
+  return IMAGE_EXTENSIONS.has(extension(name))
 }
 
 function isSkippedSilently(name: string): boolean {
@@ -106,23 +261,54 @@ function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-/** Lists a folder sorted by name, with symlinks resolved to what they point at. */
-async function list(dir: string): Promise<{ name: string; isDir: boolean; isFile: boolean }[]> {
-  const entries: Dirent[] = await readdir(dir, { withFileTypes: true })
-  const out: { name: string; isDir: boolean; isFile: boolean }[] = []
-  for (const e of entries) {
-    if (e.isSymbolicLink()) {
-      try {
-        const s = await stat(join(dir, e.name))
-        out.push({ name: e.name, isDir: s.isDirectory(), isFile: s.isFile() })
-      } catch {
-        out.push({ name: e.name, isDir: false, isFile: true }) // a broken link: reported when it fails to read
-      }
-    } else {
-      out.push({ name: e.name, isDir: e.isDirectory(), isFile: e.isFile() })
+/** Whether `path` (absolute, normalised) is `root` or below it. */
+function isInside(path: string, root: string): boolean {
+  if (path === root) return true
+  return path.startsWith(root.endsWith(sep) ? root : root + sep)
+}
+
+function kindOf(d: { isDirectory(): boolean; isFile(): boolean }): 'dir' | 'file' | 'other' {
+  return d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other'
+}
+
+/**
+ * Where a link leads, without ever reading outside the root: its real path is computed (which opens
+ * nothing) and checked against the root before the target is even stat'ed.
+ */
+async function resolveLink(path: string, name: string, walk: Walk): Promise<Entry> {
+  let real: string
+  try {
+    real = await realpath(path)
+  } catch (error) {
+    // Broken, or a circle of links. Word it by where it claims to lead, read from the link itself.
+    try {
+      const target = resolve(dirname(path), await readlink(path))
+      if (!isInside(target, walk.rootReal) && !isInside(target, walk.rootAbs)) return { name, kind: 'outside' }
+    } catch {
+      // Not readable as a link either: reported as broken below.
     }
+    return { name, kind: 'broken', error }
   }
-  return out.sort((a, b) => byName(a.name, b.name))
+  if (!isInside(real, walk.rootReal)) return { name, kind: 'outside' }
+  try {
+    // The real path has no links left in it: lstat sees the target itself.
+    return { name, kind: kindOf(await lstat(real)), real, viaLink: true }
+  } catch (error) {
+    return { name, kind: 'broken', error }
+  }
+}
+
+/** Lists a real folder sorted by name, hidden and system files left out, links resolved. */
+async function list(dir: string, walk: Walk): Promise<Entry[]> {
+  const entries: Dirent[] = await readdir(dir, { withFileTypes: true })
+  const out: Entry[] = []
+  for (const e of entries.sort((a, b) => byName(a.name, b.name))) {
+    if (isSkippedSilently(e.name)) continue
+    const path = join(dir, e.name)
+    if (e.isSymbolicLink()) out.push(await resolveLink(path, e.name, walk))
+    else out.push({ name: e.name, kind: kindOf(e), real: path, viaLink: false })
+  }
+  return out
 }
 
 function folderFailure(err: unknown): string {
@@ -131,34 +317,110 @@ function folderFailure(err: unknown): string {
   return `The folder could not be read (${code ?? 'unknown error'}). It was skipped.`
 }
 
-/** Collects the images of one class folder, including nested sub-folders. */
-async function walkClass(
-  abs: string,
-  rel: string,
-  label: string,
-  givenSplit: SplitName | undefined,
-  walk: Walk,
-  depth = 0,
-): Promise<void> {
-  let entries: Awaited<ReturnType<typeof list>>
+/** The kind of a failure while opening, reading or decoding a file. */
+function failureOf(file: string, err: unknown): Problem {
+  if (err instanceof SkippedFile) return { file, reason: err.reason, kind: err.kind }
+  if (err instanceof ImageDecodeError) {
+    const r = err.reason
+    const kind: ProblemKind = r.startsWith('The file is empty')
+      ? 'empty'
+      : /^The (image|file) is too large/.test(r)
+        ? 'too-large'
+        : /^Not (an|a supported) image/.test(r)
+          ? 'unsupported'
+          : 'damaged'
+    return { file, reason: r, kind }
+  }
+  const code = (err as NodeJS.ErrnoException | null)?.code
+  const kind: ProblemKind =
+    code === 'ENOENT' || code === 'ELOOP'
+      ? 'missing'
+      : code === 'EACCES' || code === 'EPERM'
+        ? 'permission'
+        : 'read-error'
+  // The name shown is the one in the dataset (a link's own name, not its target's).
+  return { file, reason: readFailure(file, err).reason, kind }
+}
+
+/**
+ * Files an entry of a class folder, or reports why it was not. Folders are returned for the caller to
+ * read; those reached through a link wait until the plain tree is read.
+ */
+function take(e: Entry, task: DirTask, walk: Walk): DirTask | null {
+  const file = `${task.rel}/${e.name}`
+  const { label, givenSplit } = task
+  if (e.kind === 'outside') {
+    walk.problems.push({ file, reason: OUTSIDE_LINK, kind: 'outside-link' })
+  } else if (e.kind === 'broken') {
+    if (isImageName(e.name)) {
+      const failure = failureOf(file, e.error)
+      walk.candidates.push({ abs: '', file, label, givenSplit, viaLink: true, failure, index: 0 })
+    } else {
+      walk.problems.push({ file, reason: `Not an image file (${e.name}); it was skipped.`, kind: 'not-image' })
+    }
+  } else if (e.kind === 'dir') {
+    if (task.depth + 1 >= MAX_DEPTH) return null
+    const child: DirTask = { real: e.real, rel: file, label, givenSplit, depth: task.depth + 1 }
+    if (!e.viaLink) return child
+    walk.linked.push(child)
+  } else if (e.kind === 'other') {
+    walk.problems.push({ file, reason: NOT_REGULAR, kind: 'not-regular' })
+  } else if (isImageName(e.name)) {
+    walk.candidates.push({ abs: e.real, file, label, givenSplit, viaLink: e.viaLink, index: 0 })
+  } else {
+    walk.problems.push({ file, reason: `Not an image file (${e.name}); it was skipped.`, kind: 'not-image' })
+  }
+  return null
+}
+
+/** Collects the images of one class folder, including nested sub-folders, each real folder once. */
+async function walkClass(task: DirTask, walk: Walk): Promise<void> {
+  if (walk.visited.has(task.real)) {
+    walk.problems.push({ file: task.rel, reason: LINK_LOOP, kind: 'link-loop' })
+    return
+  }
+  walk.visited.add(task.real)
+  let entries: Entry[]
   try {
-    entries = await list(abs)
+    entries = await list(task.real, walk)
   } catch (err) {
-    walk.unreadable.push({ file: rel, reason: folderFailure(err) })
+    walk.problems.push({ file: task.rel, reason: folderFailure(err), kind: 'folder' })
     return
   }
   for (const e of entries) {
-    if (isSkippedSilently(e.name)) continue
-    const childAbs = join(abs, e.name)
-    const childRel = `${rel}/${e.name}`
-    if (e.isDir) {
-      if (depth + 1 < MAX_DEPTH) await walkClass(childAbs, childRel, label, givenSplit, walk, depth + 1)
-    } else if (IMAGE_EXTENSIONS.has(extension(e.name))) {
-      walk.candidates.push({ abs: childAbs, file: childRel, label, givenSplit, index: 0 })
-    } else if (e.isFile) {
-      walk.unreadable.push({ file: childRel, reason: `Not an image file (${e.name}); it was skipped.` })
+    const child = take(e, task, walk)
+    if (child) await walkClass(child, walk)
+  }
+}
+
+/** Reads the folders reached through links, after the plain tree; each may lead to further links. */
+async function walkLinked(walk: Walk): Promise<void> {
+  for (let i = 0; i < walk.linked.length; i++) await walkClass(walk.linked[i], walk)
+}
+
+/**
+ * Keeps one candidate per real file: the one reached without a link if there is one, else the first by
+ * name. The others are noted, so a link to an image (or a folder of images) never counts it twice.
+ */
+function dropRepeats(walk: Walk): void {
+  const byReal = new Map<string, Candidate[]>()
+  const kept: Candidate[] = []
+  for (const c of walk.candidates) {
+    if (c.failure) kept.push(c)
+    else byReal.set(c.abs, [...(byReal.get(c.abs) ?? []), c])
+  }
+  for (const group of byReal.values()) {
+    group.sort((a, b) => Number(a.viaLink) - Number(b.viaLink) || byName(a.file, b.file))
+    kept.push(group[0])
+    for (const c of group.slice(1)) {
+      walk.problems.push({
+        file: c.file,
+        reason: `It links to an image that is already counted (${group[0].file}); it was counted once.`,
+        kind: 'link-repeat',
+      })
     }
   }
+  walk.candidates = kept
 }
 
 function plural(n: number, one: string, many = `${one}s`): string {
@@ -166,24 +428,45 @@ function plural(n: number, one: string, many = `${one}s`): string {
 }
 
 /** Finds classes (and a given split) under `root`, without reading any image yet. */
-async function walkRoot(root: string): Promise<Walk & { givenSplit: boolean }> {
-  const walk: Walk = { candidates: [], classes: new Set(), unreadable: [], warnings: [], blockers: [] }
-  let top: Awaited<ReturnType<typeof list>>
+async function walkRoot(rootAbs: string, rootReal: string): Promise<Walk & { givenSplit: boolean }> {
+  const walk: Walk = {
+    rootReal,
+    rootAbs,
+    candidates: [],
+    classes: new Set(),
+    problems: [],
+    warnings: [],
+    blockers: [],
+    visited: new Set([rootReal]),
+    linked: [],
+  }
+  let top: Entry[]
   try {
-    top = (await list(root)).filter((e) => !isSkippedSilently(e.name))
+    top = await list(rootReal, walk)
   } catch (err) {
     throw new AppError(
       'bad_data',
-      `The folder ${root} could not be opened. ${folderFailure(err).replace(' It was skipped.', '')}`,
+      `The folder ${rootAbs} could not be opened. ${folderFailure(err).replace(' It was skipped.', '')}`,
     )
   }
-  const splitDirs = top.filter((e) => e.isDir && SPLIT_FOLDERS[e.name.toLowerCase()] !== undefined)
+  const dirs = top.filter((e): e is Found => e.kind === 'dir')
+  for (const e of top) {
+    if (e.kind === 'outside') walk.problems.push({ file: e.name, reason: OUTSIDE_LINK, kind: 'outside-link' })
+  }
+  const splitDirs = dirs.filter((e) => SPLIT_FOLDERS[e.name.toLowerCase()] !== undefined)
   const givenSplit = splitDirs.length > 0
-  const looseFiles = top.filter((e) => !e.isDir)
-  const looseImages = looseFiles.filter((e) => IMAGE_EXTENSIONS.has(extension(e.name)))
+  // A broken link at the top counts as a loose file, as it would have been one.
+  const looseImages = top.filter((e) => (e.kind === 'file' || e.kind === 'broken') && isImageName(e.name))
+  const atTop = (e: Found, label: string, split?: SplitName): DirTask => ({
+    real: e.real,
+    rel: e.name,
+    label,
+    givenSplit: split,
+    depth: 0,
+  })
 
   if (givenSplit) {
-    const others = top.filter((e) => e.isDir && !splitDirs.includes(e))
+    const others = dirs.filter((e) => !splitDirs.includes(e))
     if (others.length > 0) {
       walk.warnings.push(
         `${plural(others.length, 'folder')} next to the split folders ${others.length === 1 ? 'was' : 'were'} ignored ` +
@@ -197,35 +480,51 @@ async function walkRoot(root: string): Promise<Walk & { givenSplit: boolean }> {
         walk.warnings.push(`Both ${seen.get(split)}/ and ${dir.name}/ were found; both are read as the ${split} split.`)
       }
       seen.set(split, dir.name)
-      let inner: Awaited<ReturnType<typeof list>>
-      try {
-        inner = (await list(join(root, dir.name))).filter((e) => !isSkippedSilently(e.name))
-      } catch (err) {
-        walk.unreadable.push({ file: dir.name, reason: folderFailure(err) })
+      if (walk.visited.has(dir.real)) {
+        walk.problems.push({ file: dir.name, reason: LINK_LOOP, kind: 'link-loop' })
         continue
       }
-      const stray = inner.filter((e) => !e.isDir && IMAGE_EXTENSIONS.has(extension(e.name)))
+      walk.visited.add(dir.real)
+      let inner: Entry[]
+      try {
+        inner = await list(dir.real, walk)
+      } catch (err) {
+        walk.problems.push({ file: dir.name, reason: folderFailure(err), kind: 'folder' })
+        continue
+      }
+      for (const e of inner) {
+        if (e.kind === 'outside') {
+          walk.problems.push({ file: `${dir.name}/${e.name}`, reason: OUTSIDE_LINK, kind: 'outside-link' })
+        }
+      }
+      const stray = inner.filter((e) => e.kind !== 'dir' && e.kind !== 'outside' && isImageName(e.name))
       if (stray.length > 0) {
         walk.warnings.push(
           `${plural(stray.length, 'image')} directly inside ${dir.name}/ ${stray.length === 1 ? 'was' : 'were'} ignored ` +
             `(first: ${stray[0].name}): they belong to no class. Move them into a class sub-folder of ${dir.name}/.`,
         )
       }
-      for (const cls of inner.filter((e) => e.isDir)) {
+      for (const cls of inner) {
+        if (cls.kind !== 'dir') continue
         walk.classes.add(cls.name)
-        await walkClass(join(root, dir.name, cls.name), `${dir.name}/${cls.name}`, cls.name, split, walk)
+        const task = { ...atTop(cls, cls.name, split), rel: `${dir.name}/${cls.name}` }
+        if (cls.viaLink) walk.linked.push(task)
+        else await walkClass(task, walk)
       }
     }
   } else {
-    for (const cls of top.filter((e) => e.isDir)) {
+    for (const cls of dirs) {
       walk.classes.add(cls.name)
-      await walkClass(join(root, cls.name), cls.name, cls.name, undefined, walk)
+      if (cls.viaLink) walk.linked.push(atTop(cls, cls.name))
+      else await walkClass(atTop(cls, cls.name), walk)
     }
   }
+  await walkLinked(walk)
+  dropRepeats(walk)
 
   if (looseImages.length > 0 && walk.classes.size === 0) {
     walk.blockers.push(
-      `The images in ${root} are not in class sub-folders. Tunewise expects one sub-folder per class ` +
+      `The images in ${rootAbs} are not in class sub-folders. Tunewise expects one sub-folder per class ` +
         '(for example cats/ and dogs/), each holding images.',
     )
   } else if (looseImages.length > 0) {
@@ -245,12 +544,145 @@ async function walkRoot(root: string): Promise<Walk & { givenSplit: boolean }> {
   return { ...walk, givenSplit }
 }
 
+/**
+ * Reads one file by its real path. Opened without following links and without blocking (a FIFO opens at
+ * once), then checked to be a regular file of a sane size before a byte is read.
+ */
+async function readRegularFile(abs: string): Promise<Buffer> {
+  const handle = await open(abs, OPEN_FLAGS)
+  try {
+    const info = await handle.stat()
+    if (!info.isFile()) throw new SkippedFile(NOT_REGULAR, 'not-regular')
+    if (info.size > MAX_FILE_BYTES) {
+      throw new ImageDecodeError(
+        `The file is too large (${Math.round(info.size / 1024 / 1024)} MB). Save a smaller copy and use that instead.`,
+      )
+    }
+    return await handle.readFile()
+  } finally {
+    await handle.close()
+  }
+}
+
+/** One row per kind of problem, with a count and the first few files by name. */
+function groupProblems(problems: readonly Problem[]): ProblemGroup[] {
+  const groups: ProblemGroup[] = []
+  for (const [kind, text] of Object.entries(PROBLEM_KINDS) as [ProblemKind, { reason: string; action: string }][]) {
+    const files = problems
+      .filter((p) => p.kind === kind)
+      .map((p) => p.file)
+      .sort(byName)
+    if (files.length === 0) continue
+    groups.push({
+      kind,
+      reason: text.reason,
+      count: files.length,
+      examples: files.slice(0, GROUP_EXAMPLES),
+      action: text.action,
+    })
+  }
+  return groups
+}
+
 async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0
   const worker = async (): Promise<void> => {
     while (next < items.length) await work(items[next++])
   }
   await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, worker))
+}
+
+/** Adjacent grey values must differ by this much (0-255) to count as structure in `differenceHash`. */
+const DHASH_EDGE = 4
+/** Fewer clear differences than this (of 64) and the image is too flat to fingerprint. */
+const DHASH_MIN_EDGES = 8
+
+/**
+ * The difference hash ("dHash") of an image decoded to 9×8 RGB (row-major, as `decodeImageBuffer(buf, 8,
+ * 9)` gives): for each of the 8 rows, 8 bits saying whether each pixel is brighter than its right-hand
+ * neighbour, as 16 hex digits. Resizing, re-encoding and small colour changes barely move it. Returns
+ * undefined for a near-flat image (fewer than 8 clear steps): every plain swatch would hash alike.
+ */
+export function differenceHash(rgb: Uint8Array): string | undefined {
+  if (rgb.length !== 9 * 8 * 3) throw new RangeError(`differenceHash: expected 9×8 RGB (216 values), got ${rgb.length}`)
+  const grey = (i: number): number => 0.299 * rgb[i * 3] + 0.587 * rgb[i * 3 + 1] + 0.114 * rgb[i * 3 + 2]
+  let hex = ''
+  let edges = 0
+  for (let y = 0; y < 8; y++) {
+    let byte = 0
+    for (let x = 0; x < 8; x++) {
+      const left = grey(y * 9 + x)
+      const right = grey(y * 9 + x + 1)
+      byte = (byte << 1) | (left > right ? 1 : 0)
+      if (Math.abs(left - right) >= DHASH_EDGE) edges++
+    }
+    hex += byte.toString(16).padStart(2, '0')
+  }
+  return edges >= DHASH_MIN_EDGES ? hex : undefined
+}
+
+function popcount32(x: number): number {
+  x -= (x >>> 1) & 0x55555555
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333)
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
+}
+
+/** Number of differing bits between two 16-hex-digit hashes. */
+export function hammingDistance(a: string, b: string): number {
+  const half = (h: string, i: number): number => parseInt(h.slice(i * 8, i * 8 + 8), 16)
+  return popcount32((half(a, 0) ^ half(b, 0)) >>> 0) + popcount32((half(a, 1) ^ half(b, 1)) >>> 0)
+}
+
+/**
+ * Groups of near-copies within each class: files whose `dhash` differ in at most `maxDistance` bits
+ * (default 4 of 64), joined transitively. Returns a group id (the group's first file by name) for each
+ * file in a group of two or more; pass it to `splitDataset` as `groups` so near-copies stay on one side.
+ *
+ * Only files of the same class are grouped: a near-copy under another label cannot flatter the test score
+ * (the model would be marked wrong on it), and a coarse 64-bit hash is best trusted where it matters.
+ * Candidate pairs come from exact matches on one of `maxDistance + 1` slices of the hash (two hashes that
+ * close must agree on at least one slice), so the work stays near-linear in the number of files.
+ */
+export function nearDuplicateGroups(
+  files: readonly { file: string; label: string; dhash?: string }[],
+  maxDistance = 4,
+): Map<string, string> {
+  const hashed = files.filter((f) => f.dhash !== undefined && /^[0-9a-f]{16}$/.test(f.dhash))
+  hashed.sort((a, b) => byName(a.file, b.file))
+  const parent = hashed.map((_, i) => i)
+  const find = (i: number): number => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]]
+    return i
+  }
+  const slices = Math.min(16, Math.max(1, maxDistance + 1))
+  const bounds = Array.from({ length: slices + 1 }, (_, k) => Math.round((k * 16) / slices))
+  const buckets = new Map<string, number[]>()
+  hashed.forEach((f, i) => {
+    for (let k = 0; k < slices; k++) {
+      const key = `${f.label}\u0000${k}\u0000${f.dhash!.slice(bounds[k], bounds[k + 1])}`
+      const bucket = buckets.get(key)
+      if (bucket) bucket.push(i)
+      else buckets.set(key, [i])
+    }
+  })
+  for (const bucket of buckets.values()) {
+    for (let a = 0; a < bucket.length; a++) {
+      for (let b = a + 1; b < bucket.length; b++) {
+        const i = bucket[a]
+        const j = bucket[b]
+        if (find(i) === find(j)) continue
+        if (hammingDistance(hashed[i].dhash!, hashed[j].dhash!) <= maxDistance) parent[find(j)] = find(i)
+      }
+    }
+  }
+  const members = new Map<number, string[]>()
+  hashed.forEach((f, i) => members.set(find(i), [...(members.get(find(i)) ?? []), f.file]))
+  const out = new Map<string, string>()
+  for (const group of members.values()) {
+    if (group.length < 2) continue
+    for (const file of group) out.set(file, group[0])
+  }
+  return out
 }
 
 /**
@@ -276,9 +708,10 @@ function median(values: number[]): number {
 
 /**
  * Scans `root`: one sub-folder per class, or train/ val/ (validation/) test/ at the top each holding
- * class sub-folders. Every image is read once, hashed (SHA-256) and decoded small to prove it is usable;
- * pixels are not kept. Hidden files are skipped silently; other non-images in class folders are listed as
- * unreadable. Never throws for a bad file.
+ * class sub-folders. Every image is read once, hashed (SHA-256) and decoded small (9×8) to prove it is
+ * usable and to take its difference hash (`dhash`); pixels are not kept. Hidden files and OS litter are
+ * skipped silently; other non-images, links out of the folder and files that are not regular files are
+ * listed as unreadable, and grouped by reason in `problemGroups`. Never throws for a bad file.
  * @throws AppError('bad_data') when `root` is missing or not a folder.
  */
 export async function scanDataset(root: string, opts: ScanOptions = {}): Promise<DatasetScan> {
@@ -287,8 +720,10 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   const concurrency = opts.concurrency ?? 4
   const absRoot = resolve(root)
   let rootStat
+  let rootReal: string
   try {
     rootStat = await stat(absRoot)
+    rootReal = await realpath(absRoot)
   } catch {
     throw new AppError('bad_data', `The folder ${absRoot} does not exist. Choose the folder that holds your images.`)
   }
@@ -299,7 +734,7 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
     )
   }
 
-  const walk = await walkRoot(absRoot)
+  const walk = await walkRoot(absRoot, rootReal)
   const files: ScannedFile[] = []
   const thumbnails = new Map<string, { file: string; dataUrl: string; index: number }[]>()
   const tinyImages: string[] = []
@@ -309,24 +744,24 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
 
   await pool(walk.candidates, concurrency, async (c) => {
     try {
-      const info = await stat(c.abs)
-      if (info.size > MAX_FILE_BYTES) {
-        throw new ImageDecodeError(
-          `The file is too large (${Math.round(info.size / 1024 / 1024)} MB). Save a smaller copy and use that instead.`,
-        )
-      }
-      const buf = await readFile(c.abs)
-      const probe = await probeImageBuffer(buf)
+      if (c.failure) throw new SkippedFile(c.failure.reason, c.failure.kind)
+      const buf = await readRegularFile(c.abs)
+      // The header first (format, size, refusing a decompression bomb), then a 9×8 decode through the
+      // same path training uses: proof the image is readable, and the pixels of its difference hash.
+      const head = await openImage(buf)
+      const small = await decodeImageBuffer(buf, 8, 9)
       const entry: ScannedFile = {
         file: c.file,
         label: c.label,
         hash: hashBuffer(buf),
-        width: probe.width,
-        height: probe.height,
+        width: head.width,
+        height: head.height,
       }
       if (c.givenSplit) entry.givenSplit = c.givenSplit
+      const dhash = differenceHash(small)
+      if (dhash) entry.dhash = dhash
       files.push(entry)
-      if (probe.warnings.length > 0) tinyImages.push(c.file)
+      if (head.width < TINY_IMAGE_SIDE || head.height < TINY_IMAGE_SIDE) tinyImages.push(c.file)
       if (c.index < thumbsPerClass) {
         const dataUrl = await thumbnailFromBuffer(buf)
         if (dataUrl) {
@@ -336,20 +771,19 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
         }
       }
     } catch (err) {
-      const reason = err instanceof ImageDecodeError ? err.reason : readFailure(c.abs, err).reason
-      walk.unreadable.push({ file: c.file, reason })
+      walk.problems.push(failureOf(c.file, err))
     }
     done++
     opts.onProgress?.(done, total)
   })
 
   files.sort((a, b) => byName(a.file, b.file))
-  walk.unreadable.sort((a, b) => byName(a.file, b.file))
+  walk.problems.sort((a, b) => byName(a.file, b.file))
   const report = buildReport({
     root: absRoot,
     files,
     classNames: [...walk.classes],
-    unreadable: walk.unreadable,
+    problems: walk.problems,
     thumbnails,
     givenSplit: walk.givenSplit,
     minPerClass,
@@ -418,7 +852,7 @@ interface ReportInput {
   root: string
   files: ScannedFile[]
   classNames: string[]
-  unreadable: UnreadableFile[]
+  problems: Problem[]
   thumbnails: Map<string, { file: string; dataUrl: string; index: number }[]>
   givenSplit: boolean
   minPerClass: number
@@ -528,10 +962,10 @@ function buildReport(input: ReportInput): ScanReport {
         `size and carry little detail (first: ${input.tinyImages[0]}).`,
     )
   }
-  if (input.unreadable.length > 0) {
-    const first = input.unreadable[0]
+  if (input.problems.length > 0) {
+    const first = input.problems[0]
     warnings.push(
-      `${plural(input.unreadable.length, 'file')} could not be used and ${input.unreadable.length === 1 ? 'was' : 'were'} ` +
+      `${plural(input.problems.length, 'file')} could not be used and ${input.problems.length === 1 ? 'was' : 'were'} ` +
         `skipped (first: ${first.file}: ${first.reason})`,
     )
   }
@@ -546,7 +980,8 @@ function buildReport(input: ReportInput): ScanReport {
     fingerprint: fingerprint(files),
     total: files.length,
     classes,
-    unreadable: input.unreadable,
+    unreadable: input.problems.map(({ file, reason }) => ({ file, reason })),
+    problemGroups: groupProblems(input.problems),
     duplicates,
     tinyClasses,
     minPerClass,

@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
 import { AppError } from '../../errors'
 import { ImageDecodeError, decodeImage, decodeImageBuffer } from '../data/decode'
+import { pixelsToTensor } from '../data/pixels'
 import { loadExport, resolveModelFolder, type ExportMetadata } from '../export/export'
-import { pixelsToTensor } from '../train/features'
 
 let cached: { dir: string; mtimeMs: number; model: LayersModel; meta: ExportMetadata } | null = null
 

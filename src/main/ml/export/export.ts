@@ -11,7 +11,8 @@ import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs'
 import type { Evaluation } from '../../../shared/types'
 import { AppError } from '../../errors'
 import { getTf } from '../backend'
-import { decodeForTraining, pixelsToTensor } from '../train/features'
+import { decodeForTraining, pixelsToTensor } from '../data/pixels'
+import { modelDirInRun } from '../layout'
 import type { Preprocess } from '../models/catalogue'
 import { readModelFolder } from '../models/load'
 
@@ -104,7 +105,7 @@ export async function readMetadata(dir: string): Promise<ExportMetadata> {
 
 /** A run folder (`<runDir>/model/`) or the model folder itself → the folder holding model.json. */
 export function resolveModelFolder(dir: string): string {
-  return existsSync(join(dir, 'model.json')) ? dir : join(dir, 'model')
+  return existsSync(join(dir, 'model.json')) ? dir : modelDirInRun(dir)
 }
 
 /**

@@ -1,17 +1,18 @@
 /** Importing a TF.js layers model folder (or a Teachable Machine export) into the data folder. */
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
-import { basename, join } from 'node:path'
+import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import type { ModelCard } from '../../../shared/types'
 import { AppError } from '../../errors'
+import { safeJoin, safePath, type PathUse } from '../../safe-path'
 import { preprocessDescriptions, type Preprocess } from './catalogue'
 import {
   STORED_CARD_FILE,
   cutBase,
   guessFeatureLayer,
   loadFromArtifacts,
-  modelDir,
+  manifestFiles,
   readModelFolder,
   type StoredCard,
 } from './load'
@@ -22,6 +23,13 @@ interface ImportMetadata {
   labels?: string[]
   imageSize?: number
   preprocessing?: Preprocess
+}
+
+const folderFileUse: PathUse = {
+  namedBy: 'The model folder',
+  folder: 'its folder',
+  outcome: 'Tunewise did not import it.',
+  code: 'bad_data',
 }
 
 function slug(text: string): string {
@@ -39,12 +47,17 @@ function slug(text: string): string {
  * builds and takes images, and copies it into `<dataDir>/models/<id>/` with a card. Teachable Machine exports
  * are read as [-1, 1] inputs (their preprocessing); Tunewise exports as their metadata says; anything else
  * as RGB/255 (stated on the card).
- * @throws AppError('bad_data') with a plain message for graph models, missing shards, broken JSON.
+ *
+ * Every file is read from inside `folder` and written inside `<dataDir>/models/`: manifest paths go through
+ * `safePath` against the source folder (read) and the destination folder (write). A refused path fails the
+ * import before anything is written; a failure while copying removes the temp folder.
+ * @throws AppError('bad_data') with a plain message for graph models, missing shards, broken JSON and manifest
+ * paths outside the folder.
  */
 export async function importModel(folder: string, dataDir: string): Promise<ModelCard> {
-  const { json, artifacts } = await readModelFolder(folder)
+  const { json, artifacts } = await readModelFolder(folder, 'import')
   let meta: ImportMetadata = {}
-  const metaFile = join(folder, 'metadata.json')
+  const metaFile = safePath(folder, 'metadata.json', folderFileUse)
   if (existsSync(metaFile)) {
     try {
       meta = JSON.parse(await readFile(metaFile, 'utf8')) as ImportMetadata
@@ -95,19 +108,33 @@ export async function importModel(folder: string, dataDir: string): Promise<Mode
   } finally {
     model.dispose()
   }
-  const dest = modelDir(dataDir, card.id)
+  const dest = safeJoin(dataDir, ['models', card.id])
   const tmp = `${dest}.tmp-${process.pid}`
+  // A leftover from a crashed import goes first, so the checks below see the folder the copies will land in.
   await rm(tmp, { recursive: true, force: true })
-  await mkdir(tmp, { recursive: true })
-  const files = ['model.json', ...(json.weightsManifest ?? []).flatMap((g) => g.paths)]
-  if (existsSync(metaFile)) files.push('metadata.json')
-  for (const f of files) {
-    await mkdir(join(tmp, f, '..'), { recursive: true })
-    await cp(join(folder, f), join(tmp, f))
+  // Every source and destination is checked before the first write: a refused name leaves no trace.
+  const copies = [
+    { from: safePath(folder, 'model.json', folderFileUse), to: safePath(tmp, 'model.json', folderFileUse) },
+    ...manifestFiles(json, folder, 'import').map(({ name, file }) => ({
+      from: file,
+      to: safePath(tmp, name, { ...folderFileUse, namedBy: "The model's weight manifest (model.json)" }),
+    })),
+  ]
+  if (existsSync(metaFile)) copies.push({ from: metaFile, to: safePath(tmp, 'metadata.json', folderFileUse) })
+  try {
+    await mkdir(tmp, { recursive: true })
+    for (const { from, to } of copies) {
+      await mkdir(dirname(to), { recursive: true })
+      // copyFile follows links in the source (already checked to stay inside it); the copy holds plain files.
+      await copyFile(from, to)
+    }
+    const stored: StoredCard = { card, preprocess }
+    await writeFile(join(tmp, STORED_CARD_FILE), JSON.stringify(stored, null, 2))
+    await rm(dest, { recursive: true, force: true })
+    await rename(tmp, dest)
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true })
+    throw err
   }
-  const stored: StoredCard = { card, preprocess }
-  await writeFile(join(tmp, STORED_CARD_FILE), JSON.stringify(stored, null, 2))
-  await rm(dest, { recursive: true, force: true })
-  await rename(tmp, dest)
   return card
 }

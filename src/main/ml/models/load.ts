@@ -2,7 +2,7 @@
  * Loading base models: the bundled nsfwjs UMD files, imported or downloaded TF.js layers models on disk.
  * Every loaded model is cut at its feature layer and starts fully frozen (trainable flags set explicitly).
  */
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
@@ -10,8 +10,9 @@ import vm from 'node:vm'
 import type { LayersModel, SymbolicTensor, io } from '@tensorflow/tfjs'
 import type { LayerInfo, ModelCard } from '../../../shared/types'
 import { AppError } from '../../errors'
+import { safePath, type PathUse } from '../../safe-path'
 import { getTf } from '../backend'
-import { applyFreeze } from '../train/freeze'
+import { applyFreeze } from './freeze'
 import { catalogue, findEntry, type CatalogueEntry, type Preprocess } from './catalogue'
 
 export interface LoadedModel {
@@ -73,7 +74,7 @@ async function bundledArtifacts(folder: string): Promise<io.ModelArtifacts> {
   const shards: Buffer[] = []
   for (const group of exported.weightsManifest) {
     for (const p of group.paths) {
-      const file = join(dir, `${p}.min.js`)
+      const file = safePath(dir, `${p}.min.js`, { namedBy: `The bundled model '${folder}'`, folder: 'its folder' })
       const base64 = evaluateUmd(await readFile(file, 'utf8'), file)
       if (typeof base64 !== 'string') throw new AppError('internal', `The bundled weights file '${p}' is damaged.`)
       shards.push(Buffer.from(base64, 'base64'))
@@ -95,12 +96,57 @@ function badData(message: string): AppError {
   return new AppError('bad_data', message)
 }
 
+/** What reading a model folder is for: it decides the message when model.json names a path outside it. */
+export type ModelFolderPurpose = 'import' | 'load'
+
+function manifestUse(purpose: ModelFolderPurpose): PathUse {
+  return {
+    namedBy: "The model's weight manifest (model.json)",
+    folder: 'its folder',
+    outcome: purpose === 'import' ? 'Tunewise did not import it.' : 'Tunewise did not load it.',
+    code: 'bad_data',
+  }
+}
+
+/**
+ * The weight files a model.json names, checked: `paths` must be strings, and each goes through `safePath`
+ * against `dir`, so a manifest naming `../x`, an absolute path or a link out of the folder is refused before
+ * anything is read or written.
+ * @returns manifest name → real path under `dir`, in manifest order.
+ * @throws AppError('bad_data') with a plain message.
+ */
+export function manifestFiles(
+  json: io.ModelJSON,
+  dir: string,
+  purpose: ModelFolderPurpose = 'load',
+): { name: string; file: string }[] {
+  const manifest: unknown = json.weightsManifest ?? []
+  const malformed = () =>
+    badData(
+      'The weight manifest in model.json is malformed (each group needs a list of file names). Export the model again.',
+    )
+  if (!Array.isArray(manifest)) throw malformed()
+  const files: { name: string; file: string }[] = []
+  for (const group of manifest as { paths?: unknown }[]) {
+    if (!group || !Array.isArray(group.paths)) throw malformed()
+    for (const name of group.paths as unknown[]) {
+      if (typeof name !== 'string') throw malformed()
+      files.push({ name, file: safePath(dir, name, manifestUse(purpose)) })
+    }
+  }
+  return files
+}
+
 /**
  * Reads a TF.js layers model folder (model.json + weight shards) into memory, with plain-language errors for
- * graph models, missing shards and broken JSON.
+ * graph models, missing shards, broken JSON and manifest paths that leave the folder. `purpose` only words the
+ * message ("did not import it" / "did not load it"). Reads nothing outside `dir`.
  */
-export async function readModelFolder(dir: string): Promise<{ json: io.ModelJSON; artifacts: io.ModelArtifacts }> {
-  const jsonFile = join(dir, 'model.json')
+export async function readModelFolder(
+  dir: string,
+  purpose: ModelFolderPurpose = 'load',
+): Promise<{ json: io.ModelJSON; artifacts: io.ModelArtifacts }> {
+  const jsonFile = safePath(dir, 'model.json', { ...manifestUse(purpose), namedBy: 'The model folder' })
   if (!existsSync(jsonFile)) throw badData(`There is no model.json in '${dir}'. Pick the folder that holds model.json.`)
   let json: io.ModelJSON
   try {
@@ -121,12 +167,11 @@ export async function readModelFolder(dir: string): Promise<{ json: io.ModelJSON
   }
   const manifest = json.weightsManifest ?? []
   const buffers: Buffer[] = []
-  for (const group of manifest) {
-    for (const p of group.paths) {
-      const file = join(dir, p)
-      if (!existsSync(file)) throw badData(`model.json lists weights file '${p}' but it is not in the folder.`)
-      buffers.push(await readFile(file))
+  for (const { name, file } of manifestFiles(json, dir, purpose)) {
+    if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
+      throw badData(`model.json lists weights file '${name}' but it is not in the folder.`)
     }
+    buffers.push(await readFile(file))
   }
   const all = Buffer.concat(buffers)
   const artifacts: io.ModelArtifacts = {

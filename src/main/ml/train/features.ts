@@ -3,14 +3,14 @@
  * result on disk. A second run over the same images (same model, same preprocessing) reads the cache and
  * does not run the network at all.
  */
-import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { dirname } from 'node:path'
 import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs'
 import { AppError } from '../../errors'
 import { getTf } from '../backend'
-import { ImageDecodeError, decodeImage, hashFile } from '../data/decode'
+import { featureCachePath } from '../data/cache-key'
+import { decodeForTraining, pixelsToTensor } from '../data/pixels'
 import type { Preprocess } from '../models/catalogue'
 
 /** Counters that let tests prove the cache works by counts, not clocks. */
@@ -26,7 +26,7 @@ export interface FeatureOptions {
   batchSize?: number
   /** Folder for cached vectors; null disables the disk cache. */
   cacheDir: string | null
-  /** Identifies the network and the cut (e.g. model id + output layer names); part of the cache key. */
+  /** Identifies the network and the cut (`baseFeaturesKey`, `boundaryKey`); part of the cache key. */
   modelKey: string
   /** Called after each batch with images done and total. */
   onProgress?: (done: number, total: number) => void
@@ -53,31 +53,6 @@ export function outputShapes(base: LayersModel | null, inputSize: [number, numbe
   return base.outputs.map((o) => o.shape.slice(1).map((d) => d ?? 0))
 }
 
-/** Scales RGB uint8 pixels into a float batch as the model expects. */
-export function pixelsToTensor(pixels: Uint8Array[], inputSize: [number, number], preprocess: Preprocess): Tensor4D {
-  const tf = getTf()
-  const [h, w] = inputSize
-  const per = h * w * 3
-  const buf = new Float32Array(pixels.length * per)
-  const [scale, offset] = preprocess === 'rgb/255' ? [1 / 255, 0] : [1 / 127.5, -1]
-  pixels.forEach((p, i) => {
-    if (p.length !== per) throw new Error(`decoded image has ${p.length} values, expected ${per}`)
-    const o = i * per
-    for (let j = 0; j < per; j++) buf[o + j] = p[j] * scale + offset
-  })
-  return tf.tensor4d(buf, [pixels.length, h, w, 3])
-}
-
-/** Decodes one image for training, turning decode failures into a plain AppError. */
-export async function decodeForTraining(root: string, file: string, inputSize: [number, number]): Promise<Uint8Array> {
-  try {
-    return await decodeImage(join(root, file), inputSize[0], inputSize[1])
-  } catch (err) {
-    const reason = err instanceof ImageDecodeError ? err.reason : err instanceof Error ? err.message : String(err)
-    throw new AppError('bad_data', `Could not read '${file}': ${reason} Remove it from the dataset and scan again.`)
-  }
-}
-
 /**
  * Runs `base` (inference only: `predict` inside `tidy`, never on a tape) over a batch of float images,
  * optionally transformed first (augmentation). Returns one Float32Array per output. Counts the images.
@@ -100,15 +75,43 @@ export function forwardBatch(
   return arrays
 }
 
-function cacheFile(cacheDir: string, key: string): string {
-  return join(cacheDir, key.slice(0, 2), `${key}.f32`)
+/**
+ * Reads one cached entry and splits it into one array per output; null when it is missing or has the wrong
+ * size (written by another cut of the network, or cut short).
+ */
+async function readCacheEntry(file: string, sizes: number[]): Promise<Float32Array[] | null> {
+  if (!existsSync(file)) return null
+  const buf = await readFile(file)
+  if (buf.byteLength !== sizes.reduce((a, b) => a + b, 0) * 4) return null
+  const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
+  let offset = 0
+  return sizes.map((s) => {
+    const part = all.subarray(offset, offset + s)
+    offset += s
+    return part
+  })
+}
+
+async function writeCacheEntry(file: string, values: Float32Array[]): Promise<void> {
+  const total = values.reduce((a, v) => a + v.length, 0)
+  const packed = new Float32Array(total)
+  let o = 0
+  for (const v of values) {
+    packed.set(v, o)
+    o += v.length
+  }
+  await mkdir(dirname(file), { recursive: true })
+  // Temp file + rename: a crash mid-write never leaves a short entry that a later run would trust.
+  const tmp = `${file}.${process.pid}.tmp`
+  await writeFile(tmp, Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength))
+  await rename(tmp, file)
 }
 
 /**
  * Runs the frozen `base` once over `files` in batches and returns their activations, reading and writing the
- * per-image disk cache (one Float32 file per image, keyed by sha256(modelKey, preprocessing, input size,
- * image content hash)). `base` null means "the preprocessed image itself" (nothing frozen below the cut),
- * kept in memory only.
+ * per-image disk cache (one Float32 file per image, keyed by `featureCacheKey`: the network, the input recipe
+ * and the image's content). `base` null means "the preprocessed image itself" (nothing frozen below the
+ * cut), kept in memory only.
  */
 export async function extractFeatures(
   base: LayersModel | null,
@@ -118,45 +121,27 @@ export async function extractFeatures(
   const tf = getTf()
   const shapes = outputShapes(base, opts.inputSize)
   const sizes = shapes.map(size)
-  const perImage = sizes.reduce((a, b) => a + b, 0)
   const data = sizes.map((s) => new Float32Array(files.length * s))
   const cacheDir = base ? opts.cacheDir : null
   const batchSize = Math.max(1, opts.batchSize ?? 16)
   const put = (i: number, values: Float32Array[]) => values.forEach((v, k) => data[k].set(v, i * sizes[k]))
 
-  const keys: (string | null)[] = new Array<string | null>(files.length).fill(null)
+  const cachePaths: (string | null)[] = new Array<string | null>(files.length).fill(null)
   const todo: number[] = []
-  let done = 0
   for (let i = 0; i < files.length; i++) {
     if (cacheDir) {
-      const contentHash = await hashFile(join(opts.root, files[i]))
-      const key = createHash('sha256')
-        .update(`${opts.modelKey}\n${opts.preprocess}\n${opts.inputSize.join('x')}\n${contentHash}`)
-        .digest('hex')
-      keys[i] = key
-      const file = cacheFile(cacheDir, key)
-      if (existsSync(file)) {
-        const buf = await readFile(file)
-        if (buf.byteLength === perImage * 4) {
-          const all = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength))
-          let o = 0
-          put(
-            i,
-            sizes.map((s) => {
-              const v = all.subarray(o, o + s)
-              o += s
-              return v
-            }),
-          )
-          featureStats.cacheHits++
-          done++
-          continue
-        }
+      cachePaths[i] = await featureCachePath(cacheDir, opts.modelKey, opts, opts.root, files[i])
+      const cached = await readCacheEntry(cachePaths[i]!, sizes)
+      if (cached) {
+        put(i, cached)
+        featureStats.cacheHits++
+        continue
       }
       featureStats.cacheMisses++
     }
     todo.push(i)
   }
+  let done = files.length - todo.length
   opts.onProgress?.(done, files.length)
 
   for (let start = 0; start < todo.length; start += batchSize) {
@@ -173,28 +158,13 @@ export async function extractFeatures(
     for (let b = 0; b < idx.length; b++) {
       const values = outs.map((o, k) => o.subarray(b * sizes[k], (b + 1) * sizes[k]))
       put(idx[b], values)
-      const key = keys[idx[b]]
-      if (cacheDir && key) await writeCacheEntry(cacheFile(cacheDir, key), values)
+      const path = cachePaths[idx[b]]
+      if (path) await writeCacheEntry(path, values)
     }
     done += idx.length
     opts.onProgress?.(done, files.length)
   }
   return { count: files.length, shapes, data }
-}
-
-async function writeCacheEntry(file: string, values: Float32Array[]): Promise<void> {
-  const total = values.reduce((a, v) => a + v.length, 0)
-  const packed = new Float32Array(total)
-  let o = 0
-  for (const v of values) {
-    packed.set(v, o)
-    o += v.length
-  }
-  await mkdir(join(file, '..'), { recursive: true })
-  // Temp file + rename: a crash mid-write never leaves a short entry that a later run would trust.
-  const tmp = `${file}.${process.pid}.tmp`
-  await writeFile(tmp, Buffer.from(packed.buffer, packed.byteOffset, packed.byteLength))
-  await rename(tmp, file)
 }
 
 /** Tensors [count, ...shape] for each output of a feature set (caller disposes). */

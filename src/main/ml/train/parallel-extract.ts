@@ -4,17 +4,18 @@
  * that are not cached yet into shards, forks one worker per shard (each loads the same weights and runs
  * `extractFeatures` on its shard, writing the shared disk cache), then reads every vector back from the cache.
  */
-import { fork, type ChildProcess } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { existsSync, statSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { LayersModel, io } from '@tensorflow/tfjs'
+import type { ExtractInput } from '../../../shared/tasks'
 import { AppError } from '../../errors'
+import { TaskError, TaskManager } from '../../tasks/task-manager'
+import { forkLauncher } from '../../tasks/worker-process'
 import { getTf } from '../backend'
-import { hashFile } from '../data/decode'
+import { featureCachePath } from '../data/cache-key'
 import {
   cancelledError,
   extractFeatures,
@@ -52,27 +53,8 @@ export const parallelStats = {
   workerPids: [] as number[],
 }
 
-/** Parent → worker. */
-export interface ExtractWorkerStart {
-  type: 'start'
-  /** Folder with model.json + weights.bin of the base, written by the parent. */
-  modelDir: string
-  backend: string
-  files: string[]
-  root: string
-  inputSize: [number, number]
-  preprocess: FeatureOptions['preprocess']
-  batchSize: number
-  cacheDir: string
-  modelKey: string
-}
-
-/** Worker → parent. */
-export type ExtractWorkerMessage =
-  | { type: 'ready' }
-  | { type: 'progress'; done: number }
-  | { type: 'done'; baseForwardImages: number }
-  | { type: 'error'; code: AppError['code']; message: string }
+/** Parent → worker: one shard (the `extract` task's input, see src/shared/tasks.ts). */
+export type ExtractWorkerStart = ExtractInput
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -85,15 +67,6 @@ function defaultWorker(): { script: string; execArgv: string[] } {
   const ts = join(here, 'extract-worker.ts')
   if (existsSync(ts)) return { script: ts, execArgv: ['--import', 'tsx'] }
   throw new AppError('internal', 'The feature extraction worker (extract-worker.js) is missing from this build.')
-}
-
-/** Same key as features.ts: sha256(modelKey, preprocessing, input size, image content hash). */
-async function cachePath(opts: FeatureOptions, cacheDir: string, file: string): Promise<string> {
-  const contentHash = await hashFile(join(opts.root, file))
-  const key = createHash('sha256')
-    .update(`${opts.modelKey}\n${opts.preprocess}\n${opts.inputSize.join('x')}\n${contentHash}`)
-    .digest('hex')
-  return join(cacheDir, key.slice(0, 2), `${key}.f32`)
 }
 
 /** Writes the base's topology and float32 weights where workers can load them. */
@@ -132,80 +105,172 @@ function splitEvenly<T>(items: T[], parts: number): T[][] {
   return out
 }
 
-/** Runs the shards, one process each; rejects on the first failure or on `shouldStop`, killing the rest. */
+/**
+ * Runs the shards as `extract` tasks, one worker process each, through the same task manager and
+ * port protocol as every other task; rejects on the first failure or on `shouldStop`, and only once
+ * every worker is gone, so a cancelled run leaves no process behind.
+ */
 function runWorkers(
   shards: string[][],
-  base: Omit<ExtractWorkerStart, 'files'>,
+  start: Omit<ExtractWorkerStart, 'files'>,
   worker: { script: string; execArgv: string[] },
-  opts: ParallelFeatureOptions,
+  shouldStop: () => boolean,
   onDone: (done: number) => void,
 ): Promise<void> {
-  const children: ChildProcess[] = []
-  const done = shards.map(() => 0)
-  let finished = 0
-  let settled = false
-  return new Promise<void>((resolve, reject) => {
-    const stopPoll = setInterval(() => {
-      if (opts.shouldStop?.()) fail(cancelledError())
-    }, 100)
-    const end = (): void => {
-      settled = true
-      clearInterval(stopPoll)
-    }
-    function fail(err: Error): void {
-      if (settled) return
-      end()
-      // Reject only once every worker is gone, so a cancelled run leaves no process behind.
-      const alive = children.filter((c) => c.exitCode === null && c.signalCode === null)
-      let left = alive.length
-      if (left === 0) reject(err)
-      for (const c of alive) {
-        c.once('exit', () => {
-          if (--left === 0) reject(err)
-        })
-        c.kill('SIGKILL')
-      }
-    }
-    shards.forEach((files, w) => {
-      const child = fork(worker.script, [], {
-        // Inside Electron, process.execPath is the app itself: run it as plain Node.
-        env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' },
-        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-        execArgv: [...worker.execArgv, '--max-old-space-size=4096'],
-      })
-      children.push(child)
-      if (child.pid !== undefined) parallelStats.workerPids.push(child.pid)
-      let complete = false
-      child.on('message', (raw) => {
-        const msg = raw as ExtractWorkerMessage
-        if (msg.type === 'ready') {
-          const start: ExtractWorkerStart = { ...base, files }
-          child.send(start)
-        } else if (msg.type === 'progress') {
-          done[w] = msg.done
-          onDone(done.reduce((a, b) => a + b, 0))
-        } else if (msg.type === 'done') {
-          complete = true
-          featureStats.baseForwardImages += msg.baseForwardImages
-          if (++finished === shards.length && !settled) {
-            end()
-            resolve()
-          }
-        } else if (msg.type === 'error') {
-          // A bad image keeps its own code and message (it says which file); anything else is internal.
-          const message =
-            msg.code === 'internal' ? `Feature extraction failed in worker ${w + 1}: ${msg.message}` : msg.message
-          fail(new AppError(msg.code, message))
-        }
-      })
-      child.on('error', (err) => fail(new AppError('internal', `Could not start an extraction worker: ${err.message}`)))
-      child.on('exit', (code, signal) => {
-        if (!complete) {
-          fail(new AppError('internal', `Extraction worker ${w + 1} stopped (${signal ?? `exit code ${code}`}).`))
-        }
-      })
-    })
+  const tasks = new TaskManager({
+    launcher: forkLauncher,
+    scriptFor: () => worker.script,
+    // Inside Electron, process.execPath is the app itself: run it as plain Node.
+    env: { ELECTRON_RUN_AS_NODE: '1' },
+    execArgv: worker.execArgv,
+    limits: { extract: shards.length },
+    cancelGraceMs: 0,
   })
+  const done = shards.map(() => 0)
+  const handles = shards.map((files, w) =>
+    tasks.start(
+      'extract',
+      { ...start, files },
+      {
+        onProgress: (p) => {
+          done[w] = p.done ?? 0
+          onDone(done.reduce((a, b) => a + b, 0))
+        },
+      },
+    ),
+  )
+  for (const h of handles) {
+    const pid = tasks.pidOf(h.id)
+    if (pid !== undefined) parallelStats.workerPids.push(pid)
+  }
+  const stopPoll = setInterval(() => {
+    if (shouldStop()) for (const h of handles) h.cancel()
+  }, 100)
+  const gone = (): Promise<void> =>
+    new Promise((ok) => {
+      const check = setInterval(() => {
+        if (tasks.running() === 0) {
+          clearInterval(check)
+          ok()
+        }
+      }, 20)
+    })
+  return Promise.all(
+    handles.map((h, w) =>
+      h.result.then(
+        (out) => {
+          featureStats.baseForwardImages += out.baseForwardImages
+        },
+        (err: unknown) => {
+          for (const other of handles) other.cancel()
+          if (err instanceof TaskError && err.status === 'cancelled') throw cancelledError()
+          // A bad image keeps its own code and message (it says which file); anything else names the worker.
+          const e = err as TaskError
+          throw new AppError(
+            e.code ?? 'internal',
+            e.code === 'internal' || e.code === 'interrupted'
+              ? `Feature extraction failed in worker ${w + 1}: ${e.message}`
+              : e.message,
+          )
+        },
+      ),
+    ),
+  ).then(
+    async () => {
+      clearInterval(stopPoll)
+    },
+    async (err: unknown) => {
+      clearInterval(stopPoll)
+      for (const h of handles) h.cancel()
+      await gone()
+      throw shouldStop() ? cancelledError() : err
+    },
+  )
+}
+
+/** The distinct `files` whose vectors are not in `cacheDir` yet (or have the wrong size). */
+async function uncachedFiles(
+  base: LayersModel,
+  files: string[],
+  opts: ParallelFeatureOptions,
+  cacheDir: string,
+): Promise<string[]> {
+  const perImage = outputShapes(base, opts.inputSize).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) * 4
+  const todo: string[] = []
+  for (const f of new Set(files)) {
+    const p = await featureCachePath(cacheDir, opts.modelKey, opts, opts.root, f)
+    if (!existsSync(p) || statSync(p).size !== perImage) todo.push(f)
+  }
+  return todo
+}
+
+/**
+ * `n` shards of `todo`. This process has the model loaded already, so it takes the first shard itself, made
+ * larger by what it gets through while the workers start (~3 s each): no core waits on a start-up.
+ */
+function planShards(todo: string[], n: number, headStartImages: number): string[][] {
+  const headStart = Math.min(Math.floor(todo.length / n), Math.max(0, headStartImages))
+  const own = Math.ceil((todo.length + headStart * (n - 1)) / n)
+  return [todo.slice(0, own), ...splitEvenly(todo.slice(own), n - 1)]
+}
+
+/** The worker script and the Node flags to run it with. */
+function workerCommand(opts: ParallelFeatureOptions): { script: string; execArgv: string[] } {
+  if (!opts.workerScript) return defaultWorker()
+  return { script: opts.workerScript, execArgv: opts.workerScript.endsWith('.ts') ? ['--import', 'tsx'] : [] }
+}
+
+/**
+ * Extracts `shards[0]` here and the others in workers, all into `cacheDir`. Whichever side fails first
+ * stops the other, and both are awaited before this returns or throws.
+ */
+async function runShards(
+  base: LayersModel,
+  shards: string[][],
+  modelDir: string,
+  cacheDir: string,
+  opts: ParallelFeatureOptions,
+  report: (ownDone: number, workersDone: number) => void,
+): Promise<void> {
+  let ownDone = 0
+  let workersDone = 0
+  // A failure here (cancel, an unreadable image) stops the workers too.
+  let ownFailed = false
+  const workers = runWorkers(
+    shards.slice(1),
+    {
+      modelDir,
+      backend: opts.backend ?? getTf().getBackend(),
+      root: opts.root,
+      inputSize: opts.inputSize,
+      preprocess: opts.preprocess,
+      batchSize: opts.batchSize ?? 16,
+      cacheDir,
+      modelKey: opts.modelKey,
+    },
+    workerCommand(opts),
+    () => ownFailed || (opts.shouldStop?.() ?? false),
+    (done) => {
+      workersDone = done
+      report(ownDone, workersDone)
+    },
+  )
+  workers.catch(() => {})
+  try {
+    await extractFeatures(base, shards[0]!, {
+      ...opts,
+      cacheDir,
+      onProgress: (done) => {
+        ownDone = done
+        report(ownDone, workersDone)
+      },
+    })
+  } catch (err) {
+    ownFailed = true
+    await workers.catch(() => {})
+    throw err
+  }
+  await workers
 }
 
 /**
@@ -230,70 +295,18 @@ export async function extractFeaturesParallel(
   const tempRoot = await mkdtemp(join(tmpdir(), 'tw-extract-'))
   const cacheDir = opts.cacheDir ?? join(tempRoot, 'cache')
   try {
-    const perImage = outputShapes(base, opts.inputSize).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) * 4
-    const todo: string[] = []
-    for (const f of new Set(files)) {
-      const p = await cachePath(opts, cacheDir, f)
-      if (!existsSync(p) || statSync(p).size !== perImage) todo.push(f)
-    }
-    const minPer = Math.max(1, opts.minImagesPerWorker ?? 32)
-    const n = Math.min(wanted, Math.floor(todo.length / minPer))
+    const todo = await uncachedFiles(base, files, opts, cacheDir)
+    const n = Math.min(wanted, Math.floor(todo.length / Math.max(1, opts.minImagesPerWorker ?? 32)))
     if (n < 2) return await extractFeatures(base, files, opts)
     const cached = files.length - todo.length
     opts.onProgress?.(cached, files.length)
     const modelDir = join(tempRoot, 'model')
     await saveForWorkers(base, modelDir)
-    // This process has the model loaded already, so it takes the first shard itself, made larger by
-    // what it gets through while the workers start (~3 s each): no core waits on a start-up.
-    const headStart = Math.min(Math.floor(todo.length / n), Math.max(0, opts.headStartImages ?? 32))
-    const own = Math.ceil((todo.length + headStart * (n - 1)) / n)
-    const shards = [todo.slice(0, own), ...splitEvenly(todo.slice(own), n - 1)]
+    const shards = planShards(todo, n, opts.headStartImages ?? 32)
     parallelStats.shardSizes = shards.map((s) => s.length)
-    let ownDone = 0
-    let workersDone = 0
-    const report = (): void => opts.onProgress?.(cached + ownDone + workersDone, files.length)
-    // A failure here (cancel, an unreadable image) stops the workers too.
-    let ownFailed = false
-    const workerOpts = { ...opts, shouldStop: () => ownFailed || (opts.shouldStop?.() ?? false) }
-    const workers = runWorkers(
-      shards.slice(1),
-      {
-        type: 'start',
-        modelDir,
-        backend: opts.backend ?? getTf().getBackend(),
-        root: opts.root,
-        inputSize: opts.inputSize,
-        preprocess: opts.preprocess,
-        batchSize: opts.batchSize ?? 16,
-        cacheDir,
-        modelKey: opts.modelKey,
-      },
-      opts.workerScript
-        ? { script: opts.workerScript, execArgv: opts.workerScript.endsWith('.ts') ? ['--import', 'tsx'] : [] }
-        : defaultWorker(),
-      workerOpts,
-      (done) => {
-        workersDone = done
-        report()
-      },
+    await runShards(base, shards, modelDir, cacheDir, opts, (own, workers) =>
+      opts.onProgress?.(cached + own + workers, files.length),
     )
-    // Whichever fails first, the other side is stopped and awaited before the temp folder goes.
-    workers.catch(() => {})
-    try {
-      await extractFeatures(base, shards[0]!, {
-        ...opts,
-        cacheDir,
-        onProgress: (done) => {
-          ownDone = done
-          report()
-        },
-      })
-    } catch (err) {
-      ownFailed = true
-      await workers.catch(() => {})
-      throw err
-    }
-    await workers
     // Every vector is on disk now; anything a worker missed is computed here.
     return await extractFeatures(base, files, { ...opts, cacheDir })
   } finally {

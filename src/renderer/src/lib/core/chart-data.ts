@@ -43,16 +43,9 @@ export function smooth(values: readonly number[], weight = 0.8): number[] {
   return out
 }
 
-/** Canonical key of a metric point: split and name with `val_` and `accuracy` folded, e.g. "val:acc". */
+/** Key of a metric point's curve, e.g. "val:acc". Points arrive in one shape (src/shared/metrics.ts). */
 export function metricKey(p: Pick<MetricPoint, 'split' | 'name'>): string {
-  let name = p.name
-  let split: string = p.split
-  if (name.startsWith('val_')) {
-    name = name.slice(4)
-    split = 'val'
-  }
-  if (name === 'accuracy') name = 'acc'
-  return `${split}:${name}`
+  return `${p.split}:${p.name}`
 }
 
 /**

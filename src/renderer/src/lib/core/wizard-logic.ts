@@ -12,6 +12,8 @@ import type {
   SplitSummary,
 } from '../../../../shared/types'
 
+export { baseBlocks, trainableLayerNames } from '../../../../shared/run-rules'
+
 export type StepId = 'model' | 'data' | 'split' | 'freeze' | 'hyper' | 'train' | 'results' | 'history'
 
 export const wizardSteps: { id: StepId; label: string }[] = [
@@ -70,33 +72,6 @@ export function toPercents(r: { train: number; val: number; test: number }): Per
 
 // ---------------------------------------------------------------- freeze
 
-/** Block names of the base, bottom to top, in the order they first appear. */
-export function baseBlocks(layers: readonly LayerInfo[]): string[] {
-  const seen: string[] = []
-  for (const l of layers) if (l.inBase && l.block && !seen.includes(l.block)) seen.push(l.block)
-  return seen
-}
-
-/** Names of the base layers that train (in phase 2) under a freeze setting. Only layers with weights count. */
-export function trainableLayerNames(freeze: FreezeConfig, layers: readonly LayerInfo[]): Set<string> {
-  const base = layers.filter((l) => l.inBase && l.hasWeights)
-  switch (freeze.preset) {
-    case 'feature-extraction':
-      return new Set()
-    case 'full':
-      return new Set(base.map((l) => l.name))
-    case 'top-blocks': {
-      const blocks = baseBlocks(layers)
-      const top = new Set(freeze.topBlocks > 0 ? blocks.slice(-freeze.topBlocks) : [])
-      return new Set(base.filter((l) => top.has(l.block)).map((l) => l.name))
-    }
-    case 'custom': {
-      const wanted = new Set(freeze.trainableLayers)
-      return new Set(base.filter((l) => wanted.has(l.name)).map((l) => l.name))
-    }
-  }
-}
-
 /** "Freeze up to here": every base layer at or below `index` frozen, every one above trainable. */
 export function freezeUpTo(layers: readonly LayerInfo[], index: number): FreezeConfig['trainableLayers'] {
   return layers.filter((l) => l.inBase && l.hasWeights && l.index > index).map((l) => l.name)
@@ -133,62 +108,11 @@ export function countParameters(layers: readonly LayerInfo[], trainable: Set<str
   return { trainable: t + head, frozen: f, head }
 }
 
-// ---------------------------------------------------------------- validation
+// ---------------------------------------------------------------- fields
 
-export interface NumberRule {
-  min: number
-  max: number
-  /** Whether min itself is allowed. Default true. */
-  minInclusive?: boolean
-  integer?: boolean
-  /** What the message calls the value, e.g. "a learning rate". */
-  noun: string
-  example: string
-}
-
-/** Reads a number field. Returns the value, or a message that says what to enter. */
-export function parseNumberField(text: string, rule: NumberRule): { value: number } | { error: string } {
-  const t = text.trim()
-  const n = t === '' ? NaN : Number(t)
-  const range = `between ${rule.min} and ${rule.max}`
-  const kind = rule.integer ? 'a whole number' : rule.noun
-  const message = `Enter ${rule.integer ? `${rule.noun} (${kind})` : kind} ${range}, e.g. ${rule.example}`
-  if (!Number.isFinite(n)) return { error: message }
-  if (rule.integer && !Number.isInteger(n)) return { error: message }
-  const lowOk = rule.minInclusive === false ? n > rule.min : n >= rule.min
-  if (!lowOk || n > rule.max) return { error: message }
-  return { value: n }
-}
-
-export const rules = {
-  learningRate: { min: 0.000001, max: 1, noun: 'a learning rate', example: '0.001' },
-  momentum: { min: 0, max: 0.999, noun: 'a momentum', example: '0.9' },
-  batchSize: { min: 1, max: 512, integer: true, noun: 'a batch size', example: '16' },
-  epochs: { min: 1, max: 1000, integer: true, noun: 'a number of epochs', example: '20' },
-  stepEvery: { min: 1, max: 1000, integer: true, noun: 'a number of epochs', example: '10' },
-  gamma: { min: 0, max: 1, minInclusive: false, noun: 'a factor', example: '0.5' },
-  patience: { min: 1, max: 1000, integer: true, noun: 'a number of epochs', example: '5' },
-  seed: { min: 0, max: 2147483647, integer: true, noun: 'a seed', example: '42' },
-  dropout: { min: 0, max: 0.9, noun: 'a dropout rate', example: '0.2' },
-  l1: { min: 0, max: 1, noun: 'an L1 strength', example: '0' },
-  l2: { min: 0, max: 1, noun: 'an L2 strength', example: '0.0001' },
-  lrFactor: { min: 0, max: 1, minInclusive: false, noun: 'a factor', example: '0.1' },
-  topBlocks: { min: 0, max: 100, integer: true, noun: 'a number of blocks', example: '2' },
-  percent: { min: 0, max: 100, integer: true, noun: 'a percentage', example: '70' },
-} satisfies Record<string, NumberRule>
-
-/** Parses "128, 64" into hidden units. Empty text means no hidden layer. */
-export function parseUnits(text: string): { value: number[] } | { error: string } {
-  const t = text.trim()
-  if (t === '') return { value: [] }
-  const parts = t.split(/[,\s]+/).filter(Boolean)
-  const nums = parts.map(Number)
-  if (parts.length > 4 || nums.some((n) => !Number.isInteger(n) || n < 1 || n > 4096)) {
-    return {
-      error: 'Enter up to 4 whole numbers between 1 and 4096 separated by commas, e.g. 128, 64 — or leave empty.',
-    }
-  }
-  return { value: nums }
+/** The element id of a setting's field: `hyper.learningRate` -> `hyper-learning-rate`. */
+export function fieldId(path: string): string {
+  return path.replace(/\./g, '-').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 }
 
 // ---------------------------------------------------------------- reachability

@@ -32,7 +32,9 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting'
 
 export interface SocketClientOptions {
   url: string
-  createSocket: (url: string) => SocketLike
+  /** Subprotocols offered on every (re)connect; browser mode passes `tokenProtocols(token)`. */
+  protocols?: string[]
+  createSocket: (url: string, protocols?: string[]) => SocketLike
   /** Timer hooks; default the global setTimeout/clearTimeout. */
   setTimer?: (fn: () => void, ms: number) => unknown
   clearTimer?: (handle: unknown) => void
@@ -60,6 +62,44 @@ interface Pending {
 /** Delay before reconnect attempt `attempt` (0-based): min * 2^attempt, capped at max. */
 export function backoffDelay(attempt: number, minMs = 250, maxMs = 5000): number {
   return Math.min(maxMs, minMs * 2 ** Math.min(attempt, 20))
+}
+
+/** sessionStorage key of the browser-mode token. */
+export const TOKEN_KEY = 'tunewise.token'
+
+/**
+ * Subprotocols that carry the browser-mode token (see browser-server.ts): the server selects the
+ * plain `tunewise`, so the token is never echoed back.
+ */
+export function tokenProtocols(token: string): string[] {
+  return token ? ['tunewise', `tunewise.${token}`] : []
+}
+
+/**
+ * Takes the browser-mode token from the page address (`?token=`) once, keeps it in sessionStorage
+ * (per origin, port included, so a server on another port cannot read it) and removes it from the
+ * address bar and history. Later loads of the same tab read it back from storage. Without storage
+ * the token stays in the address so that a reload still works.
+ */
+export function takeBrowserToken(
+  href: string,
+  storage: { getItem(key: string): string | null; setItem(key: string, value: string): void } | null,
+  replaceUrl: (url: string) => void,
+): string {
+  const url = new URL(href)
+  const fromUrl = url.searchParams.get('token')
+  let stored: string | null = null
+  try {
+    if (fromUrl && storage) storage.setItem(TOKEN_KEY, fromUrl)
+    stored = storage?.getItem(TOKEN_KEY) ?? null
+  } catch {
+    storage = null
+  }
+  if (fromUrl && storage && stored === fromUrl) {
+    url.searchParams.delete('token')
+    replaceUrl(url.pathname + url.search + url.hash)
+  }
+  return fromUrl ?? stored ?? ''
 }
 
 export function createSocketClient(opts: SocketClientOptions): SocketClient {
@@ -90,7 +130,7 @@ export function createSocketClient(opts: SocketClientOptions): SocketClient {
   const connect = (): void => {
     timer = null
     if (closed) return
-    const ws = opts.createSocket(opts.url)
+    const ws = opts.protocols ? opts.createSocket(opts.url, opts.protocols) : opts.createSocket(opts.url)
     socket = ws
     ws.onopen = () => {
       if (socket !== ws) return

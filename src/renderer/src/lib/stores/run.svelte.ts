@@ -4,6 +4,7 @@
  * It outlives the Train screen, so leaving the screen never stops or forgets a run, and on start
  * (or after the socket reconnects) `resync` re-attaches to whatever main says is active.
  */
+import type { ErrorCode } from '$shared/errors'
 import type { MetricPoint, RunConfig, RunProgress, RunStatus } from '$shared/types'
 import { api, onReconnect } from '../api'
 import { epochsPerPhase } from '../core/chart-data'
@@ -16,6 +17,8 @@ class RunTracker {
   status = $state<RunStatus | null>(null)
   progress = $state<RunProgress | null>(null)
   error = $state<string | null>(null)
+  /** The error's code: the advice shown comes from the shared table, never from the text. */
+  errorCode = $state<ErrorCode | null>(null)
   backend = $state<string | null>(null)
   name = $state('')
   queued = $state<number[]>([])
@@ -32,7 +35,7 @@ class RunTracker {
 
   constructor() {
     api.on('run:progress', (p) => this.onProgress(p))
-    api.on('run:status', (s) => this.onStatus(s.runId, s.status, s.error ?? null))
+    api.on('run:status', (s) => this.onStatus(s.runId, s.status, s.error ?? null, s.errorCode ?? null))
     api.on('run:epoch', (e) => {
       // Epoch points arrive as they are written; a fetch fills any gap after a reconnect.
       if (e.runId !== this.runId) return
@@ -73,6 +76,7 @@ class RunTracker {
     this.status = status
     this.progress = progress
     this.error = null
+    this.errorCode = null
     this.points = []
     this.batchLoss = []
     this.seenAt = Date.now()
@@ -98,6 +102,7 @@ class RunTracker {
     this.status = null
     this.progress = null
     this.error = null
+    this.errorCode = null
     this.points = []
     this.batchLoss = []
   }
@@ -111,7 +116,7 @@ class RunTracker {
       this.name = d.name
       this.backend = d.backend
       if (d.status !== this.status && (terminal.includes(d.status) || this.status === 'queued')) {
-        this.onStatus(id, d.status, d.error)
+        this.onStatus(id, d.status, d.error, d.errorCode)
       }
     } catch (err) {
       if (id === this.runId) this.error = errorText(err)
@@ -171,7 +176,7 @@ class RunTracker {
     }
   }
 
-  private onStatus(runId: number, status: RunStatus, error: string | null): void {
+  private onStatus(runId: number, status: RunStatus, error: string | null, code: ErrorCode | null = null): void {
     if (runId !== this.runId) {
       if (this.runId === null && (status === 'running' || status === 'queued')) void this.attach(runId, null, status)
       return
@@ -179,6 +184,7 @@ class RunTracker {
     const was = this.status
     this.status = status
     if (error) this.error = error
+    if (code) this.errorCode = code
     if (terminal.includes(status) && was !== status) {
       void this.refreshMetrics()
       void api

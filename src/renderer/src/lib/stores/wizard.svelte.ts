@@ -4,7 +4,7 @@
  * restores that draft at start, so an unfinished wizard survives a restart.
  */
 import { untrack } from 'svelte'
-import { defaultRunConfig } from '$shared/defaults'
+import { defaultRunConfig } from '$shared/run-config'
 import type { DatasetReport, LayerInfo, ModelCard, RunConfig, SplitSummary } from '$shared/types'
 import { api } from '../api'
 import { defaultRunName, errorText } from '../core/format'

@@ -4,36 +4,9 @@
  * layer must be forced into inference mode.
  */
 import type { LayersModel } from '@tensorflow/tfjs'
-import type { FreezeConfig, LayerInfo } from '../../../shared/types'
 
 type Layer = LayersModel['layers'][number]
 type CallFn = Layer['call']
-
-/**
- * Names of the base layers (with weights) that train in phase 2.
- * - feature-extraction: none; full: every base layer with weights;
- * - top-blocks: the layers of the last `topBlocks` blocks of the base (blocks counted among layers with weights);
- * - custom: the named ones that exist in the base.
- */
-export function resolveTrainable(layers: LayerInfo[], freeze: FreezeConfig): Set<string> {
-  const candidates = layers.filter((l) => l.inBase && l.hasWeights)
-  switch (freeze.preset) {
-    case 'feature-extraction':
-      return new Set()
-    case 'full':
-      return new Set(candidates.map((l) => l.name))
-    case 'top-blocks': {
-      const order: string[] = []
-      for (const l of candidates) if (!order.includes(l.block)) order.push(l.block)
-      const chosen = new Set(freeze.topBlocks > 0 ? order.slice(-freeze.topBlocks) : [])
-      return new Set(candidates.filter((l) => chosen.has(l.block)).map((l) => l.name))
-    }
-    case 'custom': {
-      const wanted = new Set(freeze.trainableLayers)
-      return new Set(candidates.filter((l) => wanted.has(l.name)).map((l) => l.name))
-    }
-  }
-}
 
 const patched = new WeakSet<Layer>()
 

@@ -1,0 +1,139 @@
+/**
+ * One training run, start to finish: backend, model, phase 1 (head on cached features), optional phase 2
+ * (top of the base + head on activations cached at the freeze boundary), evaluation, export.
+ * Pure Node: the same function runs in the app's job process, the CLI and tests.
+ */
+import type { Tensor } from '@tensorflow/tfjs'
+import type { FromJob, JobStart } from '../../../shared/job-messages'
+import { AppError } from '../../errors'
+import { initBackend } from '../backend'
+import { cacheDir } from '../layout'
+import { phase2Runs, trainableLayerNames } from '../../../shared/run-rules'
+import { listLayers, loadBaseModel, type LoadedModel } from '../models/load'
+import { makeAugmenter } from './augment'
+import { NanLossError } from './callbacks'
+import { AugmentedInputs } from './inputs'
+import type { PreparedRun } from './phase'
+import { runPhase1 } from './phase1'
+import { runPhase2 } from './phase2'
+import { finishRun } from './finish'
+import { RunContext, stageOnly, type TrainIo } from './run-context'
+import { classWeights, extractionFiles, splitExamples } from './splits'
+
+export type { TrainIo } from './run-context'
+
+/** Starts the backend and loads the model, reporting both. */
+async function loadModel(ctx: RunContext): Promise<LoadedModel> {
+  const { job, io } = ctx
+  const choice = await initBackend(job.backend)
+  io.post({ type: 'backend', backend: choice.backend, reason: choice.reason })
+  ctx.progress({ ...stageOnly(1, 'loading'), epochs: ctx.config.hyper.epochs }, true)
+  const loaded = await (io.loadModel ?? loadBaseModel)(ctx.config.modelId, io.dataDir)
+  ctx.keepWeights(loaded.model)
+  return loaded
+}
+
+/**
+ * Label smoothing as Keras defines it for categorical cross-entropy: y·(1 − ε) + ε/K. The training
+ * targets carry it; validation and test losses stay on the true labels, so runs compare.
+ */
+function smoothLabels(oneHot: Tensor, epsilon: number): Tensor {
+  if (epsilon <= 0) return oneHot
+  const k = oneHot.shape[1] ?? 1
+  return oneHot.mul(1 - epsilon).add(epsilon / k)
+}
+
+/** Splits, labels, class weights and (when augmenting) the augmented inputs, set up once for both phases. */
+function prepareRun(ctx: RunContext, loaded: LoadedModel): PreparedRun {
+  const { job, config, tf } = ctx
+  const splits = splitExamples(job)
+  const numClasses = job.labels.length
+  const augment = config.augment.enabled
+  const augmenter = makeAugmenter(config.augment, ctx.rng, loaded.preprocess)
+  return {
+    loaded,
+    splits,
+    files: extractionFiles(splits, augment),
+    yTrain: ctx.keep(
+      tf.tidy(() =>
+        smoothLabels(tf.oneHot(tf.tensor1d(splits.train.labels, 'int32'), numClasses), config.hyper.labelSmoothing),
+      ),
+    ),
+    classWeight: config.hyper.classWeights === 'auto' ? classWeights(splits.train, numClasses) : undefined,
+    augmented: augment
+      ? new AugmentedInputs(splits.train.examples, job.datasetPath, loaded, augmenter, () => ctx.checkStop())
+      : null,
+  }
+}
+
+async function runJob(ctx: RunContext): Promise<void> {
+  const { config } = ctx
+  const loaded = await loadModel(ctx)
+  const run = prepareRun(ctx, loaded)
+  const layers = listLayers(loaded)
+  const trainable = trainableLayerNames(config.freeze, layers)
+  // The one rule the wizard, the estimate and the CLI use too (src/shared/run-rules.ts).
+  const doPhase2 = phase2Runs(config, layers)
+  if (config.phase2.enabled && !doPhase2) ctx.log('Phase 2 skipped: the freeze settings leave no base layer to train.')
+
+  const phase1 = await runPhase1(ctx, run)
+  const final = doPhase2 ? await runPhase2(ctx, run, phase1.model, trainable) : phase1
+  await finishRun(ctx, run, phase1.model, final, doPhase2 ? 2 : 1)
+}
+
+/** The message that ends a failed or cancelled run. */
+function endMessage(err: unknown): FromJob {
+  if (err instanceof AppError && err.code === 'cancelled') {
+    return { type: 'done', status: 'cancelled', bestValAccuracy: null, testAccuracy: null }
+  }
+  if (err instanceof NanLossError) return { type: 'error', code: err.code, message: err.message }
+  if (err instanceof AppError) return { type: 'error', code: err.code, message: err.message }
+  const message = err instanceof Error ? err.message : String(err)
+  return { type: 'error', code: 'internal', message: `Training failed unexpectedly: ${message}` }
+}
+
+/**
+ * Runs a whole training job and reports through `io.post`. Never throws: failures end with
+ * `{type:'error'}` (code 'nan_loss' for a diverged loss), a cancel with `{type:'done', status:'cancelled'}`.
+ */
+export async function trainRun(job: JobStart, io: TrainIo): Promise<void> {
+  const ctx = new RunContext(job, io)
+  try {
+    await runJob(ctx)
+  } catch (err) {
+    io.post(endMessage(err))
+  } finally {
+    ctx.disposeAll()
+  }
+}
+
+/**
+ * Runs `trainRun` in this process (CLI, tests) and collects every message. A caller cancels from its own
+ * `onMessage` by returning true, or through `shouldStop`.
+ */
+export async function runInProcess(
+  job: JobStart,
+  opts: {
+    dataDir?: string
+    cacheDir?: string
+    onMessage?: (msg: FromJob) => boolean | void
+    shouldStop?: () => boolean
+    loadModel?: TrainIo['loadModel']
+  } = {},
+): Promise<{ messages: FromJob[]; final: FromJob | undefined }> {
+  const messages: FromJob[] = []
+  let stop = false
+  const dataDir = opts.dataDir ?? job.dataDir
+  await trainRun(job, {
+    dataDir,
+    cacheDir: opts.cacheDir ?? cacheDir(dataDir),
+    loadModel: opts.loadModel,
+    shouldStop: () => stop || (opts.shouldStop?.() ?? false),
+    post: (msg) => {
+      messages.push(msg)
+      if (opts.onMessage?.(msg) === true) stop = true
+    },
+  })
+  const final = [...messages].reverse().find((m) => m.type === 'done' || m.type === 'error')
+  return { messages, final }
+}

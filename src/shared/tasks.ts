@@ -1,0 +1,147 @@
+/**
+ * Every piece of background work is a task: an id, a kind, typed input and output (`TaskMap`),
+ * progress, cancel, and a recorded end. One message protocol serves every worker process (the
+ * training job, the model tasks, the extraction shards). Pure TypeScript.
+ */
+import type { ErrorInfo } from './errors'
+import type { Evaluation, LayerInfo, MetricPoint, ModelCard, RunConfig, RunProgress } from './types'
+
+/** What a training task trains on; main resolves it so the worker never opens the database. */
+export interface TrainInput {
+  runId: number
+  config: RunConfig
+  dataDir: string
+  datasetPath: string
+  /** Split assignment: relative file path -> label and split. */
+  examples: { file: string; label: string; split: 'train' | 'val' | 'test' }[]
+  labels: string[]
+  backend?: string
+}
+
+/** What a training task streams while it runs, in the shape main stores and shows. */
+export type TrainEvent =
+  | { type: 'backend'; backend: string; reason: string }
+  | { type: 'progress'; progress: RunProgress }
+  /** The points of one finished epoch, exactly as stored (split and name already separate). */
+  | { type: 'metrics'; points: MetricPoint[] }
+  | { type: 'log'; message: string }
+  | { type: 'evaluation'; evaluation: Evaluation }
+  | { type: 'artifact'; kind: string; path: string }
+
+export interface ExportOutput {
+  dir: string
+  files: string[]
+  maxDifference: number
+  agreement: number
+}
+
+/** One feature-extraction shard: a worker loads the saved base and fills the shared disk cache. */
+export interface ExtractInput {
+  modelDir: string
+  backend: string
+  files: string[]
+  root: string
+  inputSize: [number, number]
+  preprocess: 'rgb/255' | 'rgb/127.5-1'
+  batchSize: number
+  cacheDir: string
+  modelKey: string
+}
+
+/** Every task kind: its input, its output, and what it streams besides progress. */
+export interface TaskMap {
+  train: {
+    input: TrainInput
+    output: { bestValAccuracy: number | null; testAccuracy: number | null }
+    event: TrainEvent
+  }
+  extract: { input: ExtractInput; output: { baseForwardImages: number }; event: never }
+  /** Load the model and time a few forward passes, for the estimate. */
+  probe: {
+    input: { modelId: string; dataDir: string }
+    output: { backend: string; secondsPerImage: number }
+    event: never
+  }
+  layers: { input: { modelId: string; dataDir: string }; output: LayerInfo[]; event: never }
+  import: { input: { folder: string; dataDir: string }; output: ModelCard; event: never }
+  download: { input: { modelId: string; dataDir: string }; output: ModelCard; event: never }
+  /** Copy a run's model to `outDir`, load it back and re-evaluate the test split. */
+  export: {
+    input: { modelDir: string; outDir: string; datasetPath: string; evaluation: Evaluation | null }
+    output: ExportOutput
+    event: never
+  }
+  predict: {
+    input: { modelDir: string; file?: string; base64?: string }
+    output: { label: string; confidence: number }[]
+    event: never
+  }
+}
+
+export type TaskKind = keyof TaskMap
+export type TaskInput<K extends TaskKind> = TaskMap[K]['input']
+export type TaskOutput<K extends TaskKind> = TaskMap[K]['output']
+export type TaskEvent<K extends TaskKind> = TaskMap[K]['event']
+
+export const taskKinds: readonly TaskKind[] = [
+  'train',
+  'extract',
+  'probe',
+  'layers',
+  'import',
+  'download',
+  'export',
+  'predict',
+]
+
+/** What the user reads for a task in the task list. */
+export const taskLabels: Record<TaskKind, string> = {
+  train: 'Training',
+  extract: 'Reading images',
+  probe: 'Measuring this machine’s speed',
+  layers: 'Reading the model’s layers',
+  import: 'Importing a model',
+  download: 'Downloading a model',
+  export: 'Exporting a model',
+  predict: 'Classifying an image',
+}
+
+/** How far a task is: a fraction when it can be known, and counts for a bar. */
+export interface TaskProgress {
+  /** 0..1, or null when the total is unknown. */
+  fraction: number | null
+  done?: number
+  total?: number | null
+  /** A short word for what it is doing now ("loading", "training"). */
+  stage?: string
+}
+
+export type TaskStatus = 'queued' | 'running' | 'done' | 'failed' | 'cancelled' | 'interrupted'
+
+/** A task as main records it and the UI shows it. */
+export interface TaskInfo {
+  id: string
+  kind: TaskKind
+  label: string
+  status: TaskStatus
+  progress: TaskProgress | null
+  startedAt: string
+  finishedAt: string | null
+  error: ErrorInfo | null
+  /** The run a training task belongs to. */
+  runId: number | null
+}
+
+// ---------------------------------------------------------------- the wire protocol
+
+/** Parent → worker. */
+export type ToWorker = { type: 'run'; id: string; kind: TaskKind; input: unknown } | { type: 'cancel'; id: string }
+
+/** Worker → parent. */
+export type FromWorker =
+  | { type: 'ready'; pid: number }
+  | { type: 'progress'; id: string; progress: TaskProgress }
+  | { type: 'event'; id: string; event: unknown }
+  | { type: 'done'; id: string; output: unknown }
+  | { type: 'failed'; id: string; error: ErrorInfo }
+  | { type: 'cancelled'; id: string }
