@@ -13,8 +13,8 @@
  * - Static files (the renderer bundle, nothing else) open with the URL token or with a cookie set
  *   on that first load. Cookies ignore ports: every other server on this host receives the cookie.
  *   So it holds an HMAC of the token that opens static files only, never the token.
- * - Transitional: `/ws?token=` still opens the socket (same Origin rule) until the renderer's
- *   api.ts passes the subprotocol; then set ACCEPT_QUERY_TOKEN_ON_SOCKET to false.
+ * - `/ws?token=` does not open the socket (ACCEPT_QUERY_TOKEN_ON_SOCKET is off): a token in a URL
+ *   ends up in logs and history.
  *
  * Hostile requests: every request target is parsed defensively (a bad URL or percent-encoding is a
  * 400, never a throw); the HTTP handler and the upgrade handler each answer 500 on any surprise;
@@ -87,7 +87,7 @@ const MAX_BUFFERED_BYTES = 64 * 1024 * 1024
 const MAX_CHANNEL_CHARS = 100
 
 /** See the header comment: the query token on /ws stays until the renderer sends the subprotocol. */
-const ACCEPT_QUERY_TOKEN_ON_SOCKET = true
+const ACCEPT_QUERY_TOKEN_ON_SOCKET = false
 
 /** The subprotocol the server selects; the token rides in a second one, `tunewise.<token>`. */
 export const SOCKET_PROTOCOL = 'tunewise'

@@ -147,10 +147,10 @@ describe('browser mode server', () => {
     ws.close()
   })
 
-  it('still accepts the token in the socket URL from our own Origin (until the renderer sends the subprotocol)', async () => {
-    const { ws } = await openSocket({ url: `ws://127.0.0.1:${server.port}/ws?token=${server.token}`, protocols: [] })
-    expect(await callOnce(ws, 'runs:list', {})).toEqual({ ok: true, value: [] })
-    ws.close()
+  it('refuses the token in the socket URL: it travels only as a subprotocol', async () => {
+    await expect(
+      openSocket({ url: `ws://127.0.0.1:${server.port}/ws?token=${server.token}`, protocols: [] }),
+    ).rejects.toThrow(/403/)
   })
 })
 

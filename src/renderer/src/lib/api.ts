@@ -6,6 +6,8 @@
 import type { Channel, ChannelInput, ChannelOutput, TunewiseApi } from '$shared/contract'
 import {
   createSocketClient,
+  takeBrowserToken,
+  tokenProtocols,
   type ConnectionState,
   type SocketClient,
   type SocketLike as SocketClientSocket,
@@ -17,17 +19,15 @@ declare global {
   }
 }
 
-const TOKEN_KEY = 'tunewise.token'
-
-/** The browser-mode token: from `?token=` in the URL, remembered in sessionStorage so reloads work. */
+/** The browser-mode token: from `?token=` once, then sessionStorage; stripped from the address bar. */
 function browserToken(): string {
-  const fromUrl = new URLSearchParams(location.search).get('token')
+  let storage: Storage | null = null
   try {
-    if (fromUrl) sessionStorage.setItem(TOKEN_KEY, fromUrl)
-    return fromUrl ?? sessionStorage.getItem(TOKEN_KEY) ?? ''
+    storage = sessionStorage
   } catch {
-    return fromUrl ?? ''
+    // Storage blocked: the token stays in the address so a reload still works.
   }
+  return takeBrowserToken(location.href, storage, (u) => history.replaceState(history.state, '', u))
 }
 
 /** Connection state for the banner; Electron IPC is always 'open'. */
@@ -49,12 +49,14 @@ function makeApi(): TunewiseApi {
     }
   }
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
-  const url = `${scheme}://${location.host}/ws?token=${encodeURIComponent(browserToken())}`
+  const url = `${scheme}://${location.host}/ws`
   connection.state = 'connecting'
   socketClient = createSocketClient({
     url,
+    // The token travels as a subprotocol, never in a URL (see browser-server.ts).
+    protocols: tokenProtocols(browserToken()),
     // The DOM handlers take richer event types than SocketLike declares; the client reads only `data`.
-    createSocket: (u) => new WebSocket(u) as unknown as SocketClientSocket,
+    createSocket: (u, p) => new WebSocket(u, p) as unknown as SocketClientSocket,
     onState: (s) => {
       connection.state = s
       for (const l of connection.listeners) l(s)
