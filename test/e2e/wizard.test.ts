@@ -9,6 +9,8 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import type { Browser, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { conditionHolds, defaultRunConfig, fieldList, numberField, numberMessage } from '../../src/shared/run-config'
+import { formatNumber } from '../../src/renderer/src/lib/core/format'
 import { launchBrowser, openPage, startServe, type App } from './harness'
 
 const TRAINING_MS = 240_000
@@ -150,6 +152,30 @@ describe('cancelling', () => {
     await page.locator('[data-testid="train-again"]').click()
     await page.locator('[data-step="hyper"][aria-current="step"]').waitFor()
     await page.locator('[data-testid="advanced-toggle"]').click()
+    // Every setting shown comes from the field table: its label, and its default in the help.
+    const c = defaultRunConfig('m', 'd')
+    const shown = fieldList.filter(
+      (f) =>
+        ['optimiser', 'schedule', 'length', 'early-stopping', 'loss', 'augment'].includes(f.spec.group) &&
+        !f.spec.custom &&
+        conditionHolds(f.spec.visibleWhen, c),
+    )
+    expect(shown.map((f) => f.path)).toContain('hyper.labelSmoothing')
+    for (const f of shown) {
+      const id = f.path.replace(/\./g, '-').replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)
+      const field = page.locator(`[data-testid="field-${id}"]`)
+      await expect(field.count(), f.path).resolves.toBe(1)
+      const help = (await page.locator(`#${id}-help`).textContent()) ?? ''
+      expect(help, f.path).toContain(f.spec.help)
+      expect(help, f.path).toMatch(/Default /)
+      if (f.spec.kind === 'number') expect(help, f.path).toContain(`Default ${formatNumber(f.spec.default, 6)}.`)
+    }
+    // A value outside the table's limits is refused with the table's sentence.
+    await page.locator('[data-testid="field-hyper-learning-rate"]').fill('5')
+    await expect(page.locator('#hyper-learning-rate-error').textContent()).resolves.toBe(
+      numberMessage(numberField('hyper.learningRate')),
+    )
+    await page.locator('[data-testid="field-hyper-learning-rate"]').fill('0.001')
     await page.locator('[data-testid="field-hyper-epochs"]').fill('1000')
     await page.locator('[data-testid="field-hyper-early-stopping-enabled"]').uncheck()
     await page.locator('[data-testid="next"]:enabled').click()
@@ -160,6 +186,8 @@ describe('cancelling', () => {
     const id = await page.locator('[data-testid="run-id"]').getAttribute('data-value')
     expect(id).not.toBe(runId)
     await progressAbove(page, 1000, 120_000)
+    // The status bar lists the running task with its own Cancel.
+    await page.locator('[data-testid="task-tray"] [data-kind="train"]').waitFor()
     await page.locator('[data-testid="cancel-training"]').click()
 
     await page.locator('[data-testid="run-status"][data-value="cancelled"]').waitFor({ timeout: 60_000 })
