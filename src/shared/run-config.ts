@@ -210,7 +210,6 @@ export const runFields = {
       max: 4096,
       maxItems: 4,
       group: 'head',
-      custom: true,
     }),
     dropout: num({
       label: 'Dropout',

@@ -12,7 +12,7 @@ import { splitDataset } from '../../src/main/ml/data/split'
 import { prepareLoaded, type LoadedModel } from '../../src/main/ml/models/load'
 import { featureStats } from '../../src/main/ml/train/features'
 import { runDir as runDirOf } from '../../src/main/ml/layout'
-import { runInProcess } from '../../src/main/ml/train/run-job'
+import { runInProcess, smoothLabels } from '../../src/main/ml/train/run-job'
 import type { RunPredictions } from '../../src/main/ml/train/finish'
 import { loadExport, verifyExport } from '../../src/main/ml/export/export'
 import { predictImage } from '../../src/main/ml/eval/predict'
@@ -198,6 +198,28 @@ describe('trainRun on a tiny base', () => {
     expect(final.message).toMatch(
       /^Training stopped: the loss became NaN at epoch \d+\. The learning rate \(1000000\) is probably too high; try 0\.001\.$/,
     )
+  })
+
+  it('label smoothing softens the training targets as Keras defines it, and the run trains on them', async () => {
+    const tf = getTf()
+    const smoothed = smoothLabels(tf.oneHot(tf.tensor1d([0, 2], 'int32'), 3), 0.3)
+    expect(Array.from(smoothed.dataSync()).map((v) => Number(v.toFixed(6)))).toEqual([0.8, 0.1, 0.1, 0.1, 0.1, 0.8])
+    const losses = async (id: number, smoothing: number) => {
+      const { messages, final } = await runInProcess(
+        job(id, (c) => {
+          c.hyper.epochs = 3
+          c.hyper.labelSmoothing = smoothing
+        }),
+        { loadModel: tinyLoader },
+      )
+      expect(final).toMatchObject({ type: 'done', status: 'succeeded' })
+      return ofType(messages, 'epoch').map((m) => m.metrics.values.loss!)
+    }
+    // Same seed, same data: only the targets differ, so the training loss does.
+    const plain = await losses(20, 0)
+    const soft = await losses(21, 0.3)
+    expect(soft).toHaveLength(plain.length)
+    expect(soft.some((v, i) => Math.abs(v - plain[i]!) > 1e-6)).toBe(true)
   })
 
   it('augmentation runs the base on fresh variants every epoch', async () => {

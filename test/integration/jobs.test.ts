@@ -164,6 +164,14 @@ describe('training jobs', () => {
     const second = await call<{ totalSeconds: number; extractionSeconds: number }>('runs:estimate', { config })
     expect(second.extractionSeconds).toBe(first.extractionSeconds)
     expect(second.totalSeconds).toBeGreaterThan(first.totalSeconds)
+    // The freeze choice counts: phase 2 under "new head only" does not run, so it costs nothing…
+    config.phase2.enabled = true
+    const headOnly = await call<{ totalSeconds: number }>('runs:estimate', { config })
+    expect(headOnly.totalSeconds).toBe(second.totalSeconds)
+    // …and unfreezing layers with phase 2 on adds its epochs.
+    config.freeze.preset = 'full'
+    const full = await call<{ totalSeconds: number }>('runs:estimate', { config })
+    expect(full.totalSeconds).toBeGreaterThan(second.totalSeconds)
   })
 
   it('finishes a short run with metrics, evaluations and a model', async () => {

@@ -8,7 +8,7 @@ import type { FromJob, JobStart } from '../../../shared/job-messages'
 import { AppError } from '../../errors'
 import { initBackend } from '../backend'
 import { cacheDir } from '../layout'
-import { phase2Runs, trainableLayerNames } from '../../../shared/run-rules'
+import { featureCacheServes, phase2Runs, trainableLayerNames } from '../../../shared/run-rules'
 import { listLayers, loadBaseModel, type LoadedModel } from '../models/load'
 import { makeAugmenter } from './augment'
 import { NanLossError } from './callbacks'
@@ -37,7 +37,7 @@ async function loadModel(ctx: RunContext): Promise<LoadedModel> {
  * Label smoothing as Keras defines it for categorical cross-entropy: y·(1 − ε) + ε/K. The training
  * targets carry it; validation and test losses stay on the true labels, so runs compare.
  */
-function smoothLabels(oneHot: Tensor, epsilon: number): Tensor {
+export function smoothLabels(oneHot: Tensor, epsilon: number): Tensor {
   if (epsilon <= 0) return oneHot
   const k = oneHot.shape[1] ?? 1
   return oneHot.mul(1 - epsilon).add(epsilon / k)
@@ -48,7 +48,8 @@ function prepareRun(ctx: RunContext, loaded: LoadedModel): PreparedRun {
   const { job, config, tf } = ctx
   const splits = splitExamples(job)
   const numClasses = job.labels.length
-  const augment = config.augment.enabled
+  // With augmentation the cache cannot serve the training images (the one rule in src/shared/run-rules.ts).
+  const augment = !featureCacheServes(config)
   const augmenter = makeAugmenter(config.augment, ctx.rng, loaded.preprocess)
   return {
     loaded,
