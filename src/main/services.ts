@@ -3,8 +3,8 @@
  * transports. No electron import: index.ts passes in what only Electron can do (the folder dialog,
  * utilityProcess).
  */
+import { databaseFile } from './ml/layout'
 import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import type { AppInfo } from '../shared/types'
 import { createHandlers } from './api/handlers'
 import { openDatabase, schemaVersion, type TunewiseDb } from './db/database'
@@ -49,7 +49,7 @@ export const INTERRUPTED_AT_START =
 export function createServices(opts: ServicesOptions): Services {
   const log = opts.log ?? ((msg: string) => console.error(msg))
   mkdirSync(opts.dataDir, { recursive: true })
-  const db = openDatabase(join(opts.dataDir, 'tunewise.db'))
+  const db = openDatabase(databaseFile(opts.dataDir))
   const repos = createRepositories(db)
   repos.runs.markInterrupted(INTERRUPTED_AT_START)
   const hub = opts.hub ?? new EventHub()

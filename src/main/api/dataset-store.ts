@@ -2,6 +2,7 @@
  * Datasets as the app sees them: a scan's report in the database plus its file list (with content
  * hashes) on disk, the user's exclusions, and the split a run trains on.
  */
+import { datasetDir, datasetFilesFile, sampleDataDir } from '../ml/layout'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -46,7 +47,7 @@ export class DatasetStore {
   ) {}
 
   private filesPath(id: string): string {
-    return join(this.dataDir, 'datasets', id, 'files.json')
+    return datasetFilesFile(this.dataDir, id)
   }
 
   /** Scans a folder (never throws on a bad file), stores the report and the file list. */
@@ -64,7 +65,7 @@ export class DatasetStore {
       excludedFiles: previous?.excludedFiles ?? [],
       excludedClasses: previous?.excludedClasses ?? [],
     }
-    mkdirSync(join(this.dataDir, 'datasets', id), { recursive: true })
+    mkdirSync(datasetDir(this.dataDir, id), { recursive: true })
     writeJsonAtomic(this.filesPath(id), scan.files satisfies DatasetFile[])
     const withExclusions = this.applyExclusions(report, scan.files)
     this.repos.datasets.save(withExclusions)
@@ -73,7 +74,7 @@ export class DatasetStore {
 
   /** Draws the synthetic shapes dataset into the data directory (once) and imports it. */
   async sample(): Promise<DatasetReport> {
-    const dir = join(this.dataDir, 'sample-data', 'shapes')
+    const dir = sampleDataDir(this.dataDir, 'shapes')
     if (!existsSync(join(dir, '.complete'))) {
       await makeSyntheticDataset(dir, { seed: 7 })
       writeFileSync(join(dir, '.complete'), '')

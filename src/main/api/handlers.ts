@@ -1,6 +1,7 @@
 /**
  * The handlers behind every channel of the contract. Inputs arrive already parsed by the router.
  */
+import { runsDir } from '../ml/layout'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -109,7 +110,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       runOrThrow(runId)
       const { artifacts } = repos.runs.delete(runId)
       if (!keepArtifacts) {
-        const runDir = safeJoin(deps.dataDir, ['runs', String(runId)])
+        const runDir = safeJoin(runsDir(deps.dataDir), [String(runId)])
         for (const p of [...artifacts, runDir]) {
           // Only ever delete inside this run's own folder (`runs/1` never reaches `runs/10`).
           try {

@@ -3,6 +3,8 @@
  * lists (cached on disk so the Freeze step opens fast), export and "try your own image".
  * Everything that runs TensorFlow runs as a task in a child process: main never stalls on it.
  */
+import { ensureInside } from '../safe-path'
+import { cacheDir, layersCacheDir, layersCacheFile, runDir, runModelDir, timingsFile } from '../ml/layout'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { LayerInfo, ModelCard, RunConfig, RunDetail } from '../../shared/types'
@@ -50,10 +52,10 @@ export class ModelService {
 
   async layers(modelId: string): Promise<LayerInfo[]> {
     const card = await this.requireAvailable(modelId)
-    const cacheFile = join(this.dataDir, 'cache', 'layers', `${modelId}.json`)
+    const cacheFile = layersCacheFile(this.dataDir, modelId)
     if (existsSync(cacheFile)) return JSON.parse(readFileSync(cacheFile, 'utf8')) as LayerInfo[]
     const layers = await this.tasks.run('layers', { modelId: card.id, dataDir: this.dataDir })
-    mkdirSync(join(this.dataDir, 'cache', 'layers'), { recursive: true })
+    mkdirSync(layersCacheDir(this.dataDir), { recursive: true })
     writeFileSync(cacheFile, JSON.stringify(layers))
     return layers
   }
@@ -79,7 +81,7 @@ export class ModelService {
    */
   private async secondsPerImage(card: ModelCard): Promise<number> {
     const backend = detectBackend(process.env.TUNEWISE_BACKEND).backend
-    const file = join(this.dataDir, 'cache', 'timings.json')
+    const file = timingsFile(this.dataDir)
     const timings = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {}
     const key = `${card.id}@${backend}`
     if (timings[key]) return timings[key]
@@ -89,7 +91,7 @@ export class ModelService {
     try {
       const result = await this.tasks.run('probe', { modelId: card.id, dataDir: this.dataDir }, { timeoutMs: 60_000 })
       timings[`${card.id}@${result.backend}`] = result.secondsPerImage
-      mkdirSync(join(this.dataDir, 'cache'), { recursive: true })
+      mkdirSync(cacheDir(this.dataDir), { recursive: true })
       writeFileSync(file, JSON.stringify(timings, null, 2))
       return result.secondsPerImage
     } catch {
@@ -130,7 +132,13 @@ export class ModelService {
 
   private modelDir(run: RunDetail): string {
     const art = run.artifacts.find((a) => a.kind === 'model')
-    const dir = art?.path ?? join(this.dataDir, 'runs', String(run.id), 'model')
+    // The stored path is only trusted inside this run's own folder.
+    let dir: string
+    try {
+      dir = art ? ensureInside(runDir(this.dataDir, run.id), art.path) : runModelDir(this.dataDir, run.id)
+    } catch {
+      dir = runModelDir(this.dataDir, run.id)
+    }
     if (!existsSync(join(dir, 'model.json')))
       throw new AppError(
         'not_found',

@@ -4,7 +4,7 @@
  * (src/main/tasks/port.ts) and exits. It never opens the database: main owns it, so a killed
  * worker cannot corrupt it.
  */
-import { join } from 'node:path'
+import { cacheDir } from '../ml/layout'
 import type { Tensor } from '@tensorflow/tfjs'
 import { epochPoints } from '../../shared/metrics'
 import type { TrainEvent } from '../../shared/tasks'
@@ -62,7 +62,7 @@ async function train(
   let failure: AppError | null = null
   await trainRun({ type: 'start', ...input } as Parameters<typeof trainRun>[0], {
     shouldStop: () => ctx.shouldStop(),
-    cacheDir: join(input.dataDir, 'cache'),
+    cacheDir: cacheDir(input.dataDir),
     dataDir: input.dataDir,
     post: (msg) => {
       switch (msg.type) {

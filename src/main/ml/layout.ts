@@ -17,6 +17,19 @@
  * ```
  */
 import { join } from 'node:path'
+import { safeJoin } from '../safe-path'
+
+/**
+ * An id that names a folder or file must be one plain name: a model id like `../../x` from a
+ * request is refused here, once, for every caller.
+ */
+function oneName(root: string, name: string, what: string): string {
+  return safeJoin(root, [name], {
+    namedBy: `The ${what} id`,
+    folder: 'the Tunewise data folder',
+    code: 'invalid_input',
+  })
+}
 
 /** `<dataDir>/tunewise.db`. */
 export function databaseFile(dataDir: string): string {
@@ -55,12 +68,12 @@ export function modelsDir(dataDir: string): string {
 
 /** `<dataDir>/models/<modelId>`: a downloaded or imported model. */
 export function modelDir(dataDir: string, modelId: string): string {
-  return join(modelsDir(dataDir), modelId)
+  return oneName(modelsDir(dataDir), modelId, 'model')
 }
 
 /** `<dataDir>/datasets/<datasetId>`. */
 export function datasetDir(dataDir: string, datasetId: string): string {
-  return join(dataDir, 'datasets', datasetId)
+  return oneName(join(dataDir, 'datasets'), datasetId, 'dataset')
 }
 
 /** `<dataDir>/datasets/<datasetId>/files.json`: the scanned file list. */
@@ -93,7 +106,7 @@ export function layersCacheDir(dataDir: string): string {
 
 /** `<dataDir>/cache/layers/<modelId>.json`: a model's layer list, so the wizard does not load the model again. */
 export function layersCacheFile(dataDir: string, modelId: string): string {
-  return join(layersCacheDir(dataDir), `${modelId}.json`)
+  return oneName(layersCacheDir(dataDir), `${modelId}.json`, 'model')
 }
 
 /** `<dataDir>/cache/timings.json`: seconds per image, keyed `<modelId>@<backend>`. */

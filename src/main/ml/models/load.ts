@@ -2,6 +2,7 @@
  * Loading base models: the bundled nsfwjs UMD files, imported or downloaded TF.js layers models on disk.
  * Every loaded model is cut at its feature layer and starts fully frozen (trainable flags set explicitly).
  */
+import { modelDir as layoutModelDir, modelsDir } from '../layout'
 import { existsSync, statSync } from 'node:fs'
 import { readFile, readdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -42,7 +43,7 @@ const bundledCache = new Map<string, io.ModelArtifacts>()
 
 /** Folder holding a downloaded or imported model. */
 export function modelDir(dataDir: string, modelId: string): string {
-  return join(dataDir, 'models', modelId)
+  return layoutModelDir(dataDir, modelId)
 }
 
 /** Runs one of nsfwjs' UMD model files in an empty context and returns what it exports (JSON-cloned). */
@@ -249,7 +250,7 @@ export async function resolveModel(modelId: string, dataDir: string): Promise<Ca
 export async function listModels(dataDir: string): Promise<ModelCard[]> {
   const cards: ModelCard[] = []
   for (const e of catalogue) cards.push((await resolveModel(e.card.id, dataDir)).card)
-  const root = join(dataDir, 'models')
+  const root = modelsDir(dataDir)
   if (existsSync(root)) {
     for (const id of (await readdir(root)).sort()) {
       if (findEntry(id)) continue
