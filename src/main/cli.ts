@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { defaultRunConfig, runConfigSchema, settingsHelp } from '../shared/run-config'
+import { adviceFor } from '../shared/errors'
 import { configNotes } from '../shared/run-rules'
 import { ZodError } from 'zod'
 import type { DatasetReport, RunConfig, RunDetail } from '../shared/types'
@@ -202,6 +203,8 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
         status: run.status,
         backend: run.backend,
         error: run.error,
+        errorCode: run.errorCode,
+        advice: run.errorCode ? adviceFor(run.errorCode).advice : null,
         config: run.config,
         notes,
         metrics: {
@@ -212,6 +215,7 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
     )
   } else {
     console.log(`\nRun ${runId}: ${run.status}${run.error ? ` — ${run.error}` : ''} (backend ${run.backend ?? '?'})`)
+    if (run.errorCode) console.log(`What to do: ${adviceFor(run.errorCode).advice}`)
     if (test) {
       console.log(`Validation accuracy ${pct(val?.accuracy)}, test accuracy ${pct(test.accuracy)}`)
       console.log(

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultRunConfig } from '../../src/shared/run-config'
+import { defaultRunConfig, numberField, numberMessage } from '../../src/shared/run-config'
 import type { RunConfig, RunSummary } from '../../src/shared/types'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
 
@@ -148,6 +148,19 @@ describe('tunewise CLI', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /)
   })
 
+  it('refuses a learning rate above the field table limit with the same sentence the wizard shows', async () => {
+    const r = await run(
+      'train',
+      '--data',
+      sample,
+      '--config',
+      writeConfig('lr10.json', { hyper: { learningRate: 10 } }),
+    )
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain('hyper.learningRate')
+    expect(r.stderr).toContain(numberMessage(numberField('hyper.learningRate')))
+  })
+
   describe('train, compare, export, predict', () => {
     let a: TrainOutput
     let b: TrainOutput
@@ -244,5 +257,18 @@ describe('tunewise CLI', () => {
       expect(bad.code).not.toBe(0)
       expect(bad.stderr).toMatch(/not a run number/)
     })
+  })
+
+  // Last: it adds a run to the shared history.
+  it('says when a setting does nothing: phase 2 on under "new head only"', async () => {
+    const r = await run(
+      'train',
+      '--data',
+      sample,
+      '--config',
+      writeConfig('p2.json', { hyper: { epochs: 1 }, phase2: { enabled: true } }),
+    )
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/note: Phase 2 is on, but .* phase 2 will not run/)
   })
 })

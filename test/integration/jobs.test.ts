@@ -194,6 +194,9 @@ describe('training jobs', () => {
     // Why this backend, and why not the faster ones.
     expect(run.backendReason).toMatch(/tfjs-node-gpu is not installed/)
     expect(run.evaluations.map((e) => e.split).sort()).toEqual(['test', 'val'])
+    // The stored split it trained on is linked to the run.
+    const splitId = svc.db.prepare('SELECT split_id FROM runs WHERE id = ?').pluck().get(runId) as string
+    expect(svc.repos.splits.get(splitId)?.datasetId).toBe(datasetId)
     const metrics = (
       await call<Record<number, { name: string; split: string }[]>>('runs:metrics', { runIds: [runId] })
     )[runId]!
