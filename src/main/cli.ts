@@ -165,6 +165,13 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
   const notes = configNotes(config)
   if (!json) for (const note of notes) console.log(`note: ${note}`)
   const { runId } = await call<{ runId: number }>(svc, 'runs:start', { config })
+  // Ctrl-C (or a kill) cancels the run: it ends 'cancelled' and its worker stops before the CLI exits.
+  const stop = (): void => {
+    if (!json) console.log('\nCancelling…')
+    svc.jobs.cancel(runId)
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
   let lastLine = ''
   const off = svc.hub.subscribe((event, payload) => {
     if (json) return
@@ -192,6 +199,8 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
     }
   })
   await svc.jobs.whenIdle()
+  process.off('SIGINT', stop)
+  process.off('SIGTERM', stop)
   off()
   const run = await call<RunDetail>(svc, 'runs:get', { runId })
   const val = run.evaluations.find((e) => e.split === 'val')
@@ -226,7 +235,7 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
       )
     }
   }
-  return run.status === 'succeeded' ? 0 : 1
+  return run.status === 'succeeded' ? 0 : run.status === 'cancelled' ? 130 : 1
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -237,13 +246,24 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP)
     return 0
   }
+  // Read commands never take the data folder's lock, so they never disturb an app that trains.
+  const reader = ['models', 'runs', 'compare'].includes(command)
   const svc = createServices({
     dataDir: defaultDataDir(),
     mode: 'browser',
     launcher: forkLauncher,
     workerScript: join(__dirname, 'job-worker.js'),
+    role: reader ? 'reader' : 'owner',
     log: () => {},
   })
+  if (!reader && svc.readOnly) {
+    const holder = svc.info().lockHolder
+    svc.close()
+    throw new AppError(
+      'conflict',
+      `Another Tunewise${holder ? ` (process ${holder.pid})` : ''} is using ${defaultDataDir()}. Close it, or set TUNEWISE_HOME to another folder, then run '${command}' again.`,
+    )
+  }
   try {
     switch (command) {
       case 'models': {

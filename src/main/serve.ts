@@ -57,9 +57,22 @@ async function main(): Promise<void> {
   console.log(`Tunewise is running in browser mode${where}. Open this URL:`)
   console.log(server.url)
   console.log(`Data directory: ${dataDir}`)
+  if (services.readOnly)
+    console.log('Another Tunewise is using this data folder: this one is read-only (History and Compare).')
+  let stopping = false
+  // Ctrl-C: a running training is cancelled and recorded 'cancelled' before the server exits.
   const stop = (): void => {
-    services.close()
-    void server.close().then(() => process.exit(0))
+    if (stopping) return
+    stopping = true
+    const { runId } = services.jobs.status()
+    if (runId !== null) {
+      console.log(`Cancelling run ${runId}…`)
+      services.jobs.cancel(runId)
+    }
+    void Promise.race([services.jobs.whenIdle(), new Promise((ok) => setTimeout(ok, 15_000))])
+      .then(() => services.close())
+      .then(() => server.close())
+      .then(() => process.exit(0))
   }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)

@@ -240,4 +240,7 @@ export interface AppInfo {
   dataDir: string
   schemaVersion: number
   mode: 'electron' | 'browser'
+  /** True when another app owns this data folder: this one only shows History and Compare. */
+  readOnly: boolean
+  lockHolder: { pid: number; host: string; startedAt: string } | null
 }

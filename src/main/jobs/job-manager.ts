@@ -3,11 +3,14 @@
  * database: this writes a run's status, metrics, evaluations and artifacts as its task reports
  * them, with the error's code, and forwards throttled progress to the windows.
  */
+import { readdirSync, rmSync, statfsSync } from 'node:fs'
+import { join } from 'node:path'
 import type { ErrorCode } from '../../shared/errors'
 import type { TrainEvent, TrainInput } from '../../shared/tasks'
 import type { MetricPoint, RunConfig, RunProgress, RunStatus } from '../../shared/types'
 import type { RunStatusFields } from '../db/run-repository'
 import type { EventHub } from '../ipc'
+import { runDir } from '../ml/layout'
 import { TaskError, type TaskHandle, type TaskManager } from '../tasks/task-manager'
 
 /** The parts of the run repository the manager writes to. */
@@ -219,6 +222,9 @@ export class JobManager {
 
   private end(job: ActiveJob, status: RunStatus, fields: RunStatusFields): void {
     if (job.pendingProgress) clearTimeout(job.pendingProgress)
+    if (status !== 'succeeded') removeTemporaryFiles(this.opts.dataDir, job.runId)
+    if (fields.errorCode === 'disk_full')
+      fields = { ...fields, error: `${fields.error ?? ''} ${diskSpace(this.opts.dataDir)}`.trim() }
     this.safe(() => this.finish(job.runId, status, { ...fields, durationMs: Date.now() - job.startedAt }))
     if (this.active === job) this.active = null
     this.pump()
@@ -241,5 +247,27 @@ export class JobManager {
       errorCode: fields.errorCode ?? null,
     })
     this.opts.runs.setStatus(runId, status, { ...fields, finishedAt: new Date().toISOString() })
+  }
+}
+
+/** Removes half-written files (`model.tmp-*`) a run left behind when its worker died. */
+export function removeTemporaryFiles(dataDir: string, runId: number): void {
+  try {
+    const dir = runDir(dataDir, runId)
+    for (const name of readdirSync(dir))
+      if (/\.tmp-/.test(name)) rmSync(join(dir, name), { recursive: true, force: true })
+  } catch {
+    // No folder: nothing was written.
+  }
+}
+
+/** "12 MB free on the disk that holds the data folder; a run needs about 100 MB." */
+export function diskSpace(dataDir: string): string {
+  try {
+    const s = statfsSync(dataDir)
+    const free = Math.floor((s.bavail * s.bsize) / 1e6)
+    return `${free} MB are free on the disk that holds the data folder (${dataDir}); a run needs about 100 MB for its model and history.`
+  } catch {
+    return `Free at least 100 MB on the disk that holds the data folder (${dataDir}).`
   }
 }
