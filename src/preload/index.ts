@@ -4,17 +4,21 @@
  */
 import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
 import { channelNames, eventNames, TunewiseError } from '../shared/channels'
-import type { Result, TunewiseApi } from '../shared/contract'
+import type { PreloadApi, Result } from '../shared/contract'
 
 const channels = new Set<string>(channelNames)
 const events = new Set<string>(eventNames)
 
-const api: TunewiseApi = {
+/**
+ * An Error thrown across contextBridge reaches the page as a new Error with only its message: the
+ * code would be lost (electron PR #28346). So `invoke` hands the page the plain `{ok}` envelope and
+ * the page rebuilds the error with its code (`unwrapResult` in src/renderer/src/lib/api.ts).
+ */
+const api: PreloadApi = {
   async invoke(channel, input) {
-    if (!channels.has(channel)) throw new TunewiseError('invalid_input', `Unknown channel '${channel}'.`)
-    const result = (await ipcRenderer.invoke(channel, input)) as Result<never>
-    if (!result.ok) throw new TunewiseError(result.error.code, result.error.message)
-    return result.value
+    if (!channels.has(channel))
+      return { ok: false, error: { code: 'invalid_input', message: `Unknown channel '${channel}'.` } }
+    return (await ipcRenderer.invoke(channel, input)) as Result<unknown>
   },
   on(event, listener) {
     if (!events.has(event)) throw new TunewiseError('invalid_input', `Unknown event '${event}'.`)

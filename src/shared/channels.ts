@@ -56,3 +56,11 @@ export class TunewiseError extends Error {
     this.name = 'TunewiseError'
   }
 }
+
+/** The value of an `{ok}` envelope, or a TunewiseError that keeps the error's code. */
+export function unwrapResult<T>(
+  result: { ok: true; value: T } | { ok: false; error: { code: string; message: string } },
+): T {
+  if (!result.ok) throw new TunewiseError(result.error.code, result.error.message)
+  return result.value
+}

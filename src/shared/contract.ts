@@ -159,7 +159,13 @@ export const contract = {
     output: out<CompareResult>(),
   },
   'runs:export': {
-    input: z.strictObject({ runId, dir: path }),
+    input: z.strictObject({
+      runId,
+      /** An absolute path the user chose (dialog or typed). */
+      dir: path,
+      /** Replace what an earlier export left in a non-empty folder; without it, such a folder is refused. */
+      overwrite: z.boolean().default(false),
+    }),
     output: out<{ dir: string; files: string[]; maxDifference: number; agreement: number }>(),
   },
   'runs:predict': {
@@ -206,7 +212,13 @@ import type { ErrorInfo } from './errors'
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo }
 
-/** The typed API the renderer uses; the preload and the WebSocket client both implement it. */
+/** What the preload exposes as `window.tunewise`: plain envelopes, since errors lose their code across contextBridge. */
+export interface PreloadApi {
+  invoke(channel: string, input: unknown): Promise<Result<unknown>>
+  on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void
+}
+
+/** The typed API the renderer uses; the page-side wrapper over the preload and the WebSocket client both implement it. */
 export interface TunewiseApi {
   invoke<C extends Channel>(channel: C, input: ChannelInput<C>): Promise<ChannelOutput<C>>
   on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void

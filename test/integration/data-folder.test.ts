@@ -5,7 +5,7 @@
  * code instead of taking the app down; Ctrl-C in the CLI cancels the run and waits for it.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -144,6 +144,28 @@ describe('a database that cannot be written', () => {
     const { runId } = await call<{ runId: number }>(svc, 'runs:start', { config: config('after', 2) })
     await svc.jobs.whenIdle()
     expect((await call<RunDetail>(svc, 'runs:get', { runId })).status).toBe('succeeded')
+  }, 60_000)
+})
+
+describe('export', () => {
+  it('says so before writing anything when the test images have moved', async () => {
+    const { svc } = tiny
+    const { runId } = await call<{ runId: number }>(svc, 'runs:start', { config: config('to export', 2) })
+    await svc.jobs.whenIdle()
+    const target = join(root, 'exported')
+    renameSync(join(root, 'shapes'), join(root, 'shapes-moved'))
+    try {
+      await expect(call(svc, 'runs:export', { runId, dir: target })).rejects.toThrow(
+        /no longer at .*Nothing was written/,
+      )
+      expect(existsSync(target)).toBe(false)
+    } finally {
+      renameSync(join(root, 'shapes-moved'), join(root, 'shapes'))
+    }
+    // Back in place: it exports, and a second export into the same folder needs a confirmation.
+    await call(svc, 'runs:export', { runId, dir: target })
+    await expect(call(svc, 'runs:export', { runId, dir: target })).rejects.toMatchObject({ code: 'conflict' })
+    await call(svc, 'runs:export', { runId, dir: target, overwrite: true })
   }, 60_000)
 })
 

@@ -167,6 +167,99 @@ describe('migrate', () => {
     db.close()
   })
 
+  describe.each([
+    ['on', true],
+    ['off', false],
+  ])('0005 on a version-4 database (foreign keys %s)', (_, foreignKeys) => {
+    it('rebuilds runs with AUTOINCREMENT keeping every row of runs and of each child table', () => {
+      const db = new Database(':memory:')
+      db.pragma(`foreign_keys = ${foreignKeys ? 'ON' : 'OFF'}`)
+      migrate(db, allMigrations.slice(0, 4))
+      db.exec(`
+        INSERT INTO datasets VALUES ('ds', '/data', 'fp', '{}', 'now', 'now');
+        INSERT INTO splits VALUES ('sp', 'ds', '{}', '[]', 'now');
+        INSERT INTO runs (name, created_at, model_id, dataset_id, split_id, config, status, backend, backend_reason,
+          best_val_accuracy, duration_ms, error, error_code, notes, starred)
+        VALUES ('first', '2024-01-01', 'm', 'ds', 'sp', '{"a":1}', 'succeeded', 'wasm', 'no gpu', 0.5, 1200, NULL,
+          NULL, 'n', 1),
+               ('second', '2024-01-02', 'm', 'ds', NULL, '{}', 'failed', NULL, NULL, NULL, NULL, 'boom', 'internal', '', 0),
+               ('newest', '2024-01-03', 'm', 'ds', NULL, '{}', 'queued', NULL, NULL, NULL, NULL, NULL, NULL, '', 0);
+        INSERT INTO run_metrics VALUES (2, 1, 1, NULL, 'train', 'loss', 0.9, 10), (1, 1, 1, 5, 'val', 'loss', NULL, 20),
+          (1, 2, 1, NULL, 'val', 'acc', 0.75, 30), (3, 1, 1, NULL, 'train', 'loss', 1.5, 40);
+        INSERT INTO run_artifacts VALUES (2, 'model', '/runs/2/model', 'now'), (1, 'export', '/runs/1/x', 'now');
+        INSERT INTO tags VALUES (1, 'baseline'), (1, 'best'), (3, 'wip');
+        INSERT INTO run_evaluations VALUES (1, 'val', '{"v":1}'), (1, 'test', '{"t":1}'), (3, 'val', '{}');
+        INSERT INTO tasks (id, kind, label, run_id, status, started_at) VALUES ('t1', 'train', 'Train', 1, 'done', 'now'),
+          ('t2', 'scan', 'Scan', NULL, 'done', 'now'), ('t3', 'train', 'Train', 3, 'running', 'now');
+      `)
+      const children = ['run_metrics', 'run_artifacts', 'tags', 'run_evaluations', 'tasks']
+      const snapshot = () =>
+        Object.fromEntries(
+          ['runs', ...children].map((t) => {
+            const rowid = t === 'tags' || t === 'run_evaluations' ? '' : 'rowid AS row_id, '
+            return [t, db.prepare(`SELECT ${rowid}* FROM ${t} ORDER BY 1, 2`).all()]
+          }),
+        )
+      const before = snapshot()
+      const childSqlBefore = children.map((t) => tableSql(db).get(t))
+
+      expect(migrate(db)).toEqual([5])
+      expect(schemaVersion(db)).toBe(5)
+      expect(snapshot()).toEqual(before)
+      // The children were never rebuilt: same definitions, still pointing at runs.
+      expect(children.map((t) => tableSql(db).get(t))).toEqual(childSqlBefore)
+      expect(tableSql(db).get('runs')).toMatch(/id INTEGER PRIMARY KEY AUTOINCREMENT[\s\S]*\) STRICT$/)
+      expect(
+        db
+          .prepare("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'runs' ORDER BY 1")
+          .pluck()
+          .all(),
+      ).toEqual(['runs_created_at', 'runs_dataset_id', 'runs_model_id', 'runs_split_id', 'runs_status'])
+      expect(db.prepare('SELECT name FROM sqlite_temp_schema').all()).toEqual([])
+      expect(db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'runs'").pluck().all()).toEqual([3])
+
+      // Still STRICT, still checked.
+      expect(() => db.prepare('UPDATE runs SET notes = ? WHERE id = 1').run(Buffer.from([1]))).toThrow()
+      expect(() => db.prepare("UPDATE runs SET status = 'odd' WHERE id = 1").run()).toThrow(/CHECK/)
+
+      // Deleting the newest run no longer frees its id, and the cascade still reaches the children.
+      db.pragma('foreign_keys = ON')
+      db.prepare('DELETE FROM runs WHERE id = 3').run()
+      expect(db.prepare('SELECT count(*) FROM tags WHERE run_id = 3').pluck().get()).toBe(0)
+      expect(db.prepare("SELECT run_id FROM tasks WHERE id = 't3'").pluck().get()).toBeNull()
+      const next = db
+        .prepare(
+          "INSERT INTO runs (name, created_at, model_id, dataset_id, config, status) VALUES ('after', 'now', 'm', 'ds', '{}', 'queued')",
+        )
+        .run()
+      expect(Number(next.lastInsertRowid)).toBe(4)
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok')
+      expect(db.pragma('foreign_key_check')).toEqual([])
+      db.close()
+    })
+  })
+
+  it('0005 repairs references a file written with foreign keys off had already broken', () => {
+    const db = new Database(':memory:')
+    db.pragma('foreign_keys = OFF')
+    migrate(db, allMigrations.slice(0, 4))
+    db.exec(`
+      INSERT INTO runs (id, name, created_at, model_id, dataset_id, split_id, config, status)
+        VALUES (7, 'orphaned split', 'now', 'm', 'ds', 'sp-gone', '{}', 'succeeded');
+      INSERT INTO tags VALUES (7, 'kept'), (99, 'orphan');
+      INSERT INTO run_metrics VALUES (99, 1, 1, NULL, 'train', 'loss', 1, 1);
+      INSERT INTO tasks (id, kind, label, run_id, status, started_at) VALUES ('t', 'train', 'Train', 99, 'done', 'now');
+    `)
+    db.pragma('foreign_keys = ON')
+    expect(migrate(db)).toEqual([5])
+    expect(db.prepare('SELECT id, split_id FROM runs').all()).toEqual([{ id: 7, split_id: null }])
+    expect(db.prepare('SELECT run_id, tag FROM tags').all()).toEqual([{ run_id: 7, tag: 'kept' }])
+    expect(db.prepare('SELECT count(*) FROM run_metrics').pluck().get()).toBe(0)
+    expect(db.prepare("SELECT run_id FROM tasks WHERE id = 't'").pluck().get()).toBeNull()
+    expect(db.pragma('foreign_key_check')).toEqual([])
+    db.close()
+  })
+
   it('rolls back every pending migration when one throws halfway', () => {
     const failing: Migration = {
       version: 2,

@@ -294,6 +294,22 @@ describe('RunRepository', () => {
     expect(repos.runs.delete(gone)).toEqual({ artifacts: [], deleted: false })
   })
 
+  it('does not reuse the id of a deleted run, not even the newest one', () => {
+    const first = repos.runs.create(config('first'))
+    const newest = repos.runs.create(config('newest'))
+    expect(repos.runs.delete(newest).deleted).toBe(true)
+    const next = repos.runs.create(config('next'))
+    expect(next).toBeGreaterThan(newest)
+    expect(repos.runs.get(newest)).toBeNull()
+    expect(repos.runs.get(next)?.name).toBe('next')
+
+    // Deleting everything does not start the count again either.
+    repos.runs.delete(first)
+    repos.runs.delete(next)
+    expect(repos.runs.list()).toEqual([])
+    expect(repos.runs.create(config('after all'))).toBeGreaterThan(next)
+  })
+
   it('compare lines up settings, metrics, confusions and the per-example diff', () => {
     const a = repos.runs.create(config('slow'))
     const b = repos.runs.create(config('fast', (c) => (c.hyper.learningRate = 1e-2)))

@@ -4,12 +4,12 @@
 import { runsDir } from '../ml/layout'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { runConfigSchema } from '../../shared/run-config'
 import type { AppInfo } from '../../shared/types'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
-import { ensureInside, PathRefusedError, safeJoin } from '../safe-path'
+import { ensureInside, isInside, PathRefusedError, safeJoin } from '../safe-path'
 import type { EventHub, Handlers } from '../ipc'
 import type { JobManager } from '../jobs/job-manager'
 import type { TaskManager } from '../tasks/task-manager'
@@ -126,10 +126,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       for (const id of runIds) runOrThrow(id)
       return repos.runs.compare(runIds)
     },
-    'runs:export': async ({ runId, dir }) => {
+    'runs:export': async ({ runId, dir, overwrite }) => {
       const run = runOrThrow(runId)
       if (run.status !== 'succeeded') throw new AppError('conflict', 'Only a finished run can be exported.')
-      return models.exportRun(run, resolve(dir))
+      return models.exportRun(run, checkExportTarget(dir, deps.dataDir, overwrite))
     },
     'runs:predict': async ({ runId, file, dataUrl }) => {
       const run = runOrThrow(runId)
@@ -177,4 +177,34 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return { saved: true }
     },
   }
+}
+
+/**
+ * Where an export may go: an absolute folder the user chose (never resolved against the server's
+ * working directory), not a file, outside Tunewise's own data (its `exports` folder excepted), and
+ * empty unless the user confirmed replacing what is there.
+ */
+export function checkExportTarget(dir: string, dataDir: string, overwrite: boolean): string {
+  if (!isAbsolute(dir) || dir.includes('\0'))
+    throw new AppError(
+      'invalid_input',
+      `Give the full path of the folder to export to (for example ${join(homedir(), 'models', 'my-classifier')}), not '${dir}'.`,
+    )
+  const target = resolve(dir)
+  if (isInside(dataDir, target) && !isInside(join(dataDir, 'exports'), target))
+    throw new AppError(
+      'invalid_input',
+      `'${target}' is inside Tunewise's own data folder. Choose a folder of your own (or one under ${join(dataDir, 'exports')}).`,
+    )
+  if (existsSync(target)) {
+    if (!statSync(target).isDirectory())
+      throw new AppError('conflict', `'${target}' is a file, not a folder. Choose a folder to export to.`)
+    const present = readdirSync(target)
+    if (present.length > 0 && !overwrite)
+      throw new AppError(
+        'conflict',
+        `The folder '${target}' already holds ${present.length} file${present.length === 1 ? '' : 's'}. Export to an empty folder, or confirm that the model files may be replaced.`,
+      )
+  }
+  return target
 }

@@ -151,6 +151,12 @@ export class ModelService {
     run: RunDetail,
     outDir: string,
   ): Promise<{ dir: string; files: string[]; maxDifference: number; agreement: number }> {
+    // The export is checked against the run's own test images: say so before writing anything.
+    if (!existsSync(run.datasetPath))
+      throw new AppError(
+        'not_found',
+        `The images this run was tested on are no longer at '${run.datasetPath}', so the exported model cannot be checked against them. Put the folder back, then export again. Nothing was written.`,
+      )
     const result = await this.tasks.run('export', {
       modelDir: this.modelDir(run),
       outDir,

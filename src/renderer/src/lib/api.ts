@@ -3,7 +3,8 @@
  * is there, otherwise a WebSocket to the browser-mode server on the same origin. Both implement
  * TunewiseApi from the shared contract (types only: zod stays out of the renderer bundle).
  */
-import type { Channel, ChannelInput, ChannelOutput, TunewiseApi } from '$shared/contract'
+import type { Channel, ChannelInput, ChannelOutput, PreloadApi, Result, TunewiseApi } from '$shared/contract'
+import { unwrapResult } from '$shared/channels'
 import {
   createSocketClient,
   takeBrowserToken,
@@ -15,7 +16,7 @@ import {
 
 declare global {
   interface Window {
-    tunewise?: TunewiseApi
+    tunewise?: PreloadApi
   }
 }
 
@@ -43,8 +44,8 @@ function makeApi(): TunewiseApi {
   if (preload) {
     return {
       // Svelte state is a Proxy, which Electron's structured clone refuses: send plain data.
-      invoke: <C extends Channel>(channel: C, input: ChannelInput<C>): Promise<ChannelOutput<C>> =>
-        preload.invoke(channel, plain(input)),
+      invoke: async <C extends Channel>(channel: C, input: ChannelInput<C>): Promise<ChannelOutput<C>> =>
+        unwrapResult((await preload.invoke(channel, plain(input))) as Result<ChannelOutput<C>>),
       on: (event, listener) => preload.on(event, listener),
     }
   }
