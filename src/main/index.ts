@@ -2,15 +2,28 @@
  * Electron main process: lifecycle and window only. Security settings live here; everything else
  * is built by the composition root in services.ts.
  */
-import { app, BrowserWindow, dialog, ipcMain, session, shell, utilityProcess } from 'electron'
+import { app, BrowserWindow, dialog, ipcMain, protocol, session, shell, utilityProcess } from 'electron'
 import { join } from 'node:path'
 import { bindElectronIpc } from './ipc'
 import type { WorkerLauncher } from './tasks/worker-process'
 import { defaultDataDir } from './paths'
-import { CONTENT_SECURITY_POLICY } from './security'
+import {
+  APP_INDEX_URL,
+  APP_SCHEME,
+  APP_SCHEME_PRIVILEGES,
+  CONTENT_SECURITY_POLICY,
+  DEV_CONTENT_SECURITY_POLICY,
+  isAllowedExternalUrl,
+  isOwnPageUrl,
+  serveRendererFile,
+} from './security'
 import { createServices, type Services } from './services'
 
 const isDev = !app.isPackaged && process.env.NODE_ENV === 'development'
+/** electron-vite's dev server, used only in development; the packaged app loads app://tunewise/. */
+const devServerUrl = isDev ? process.env.ELECTRON_RENDERER_URL : undefined
+/** The built renderer: the only folder app:// serves (inside app.asar when packaged). */
+const rendererDir = join(__dirname, '../renderer')
 let mainWindow: BrowserWindow | null = null
 let services: Services | null = null
 
@@ -42,10 +55,12 @@ function isOwnMainFrame(frame: unknown): boolean {
   const main = mainWindow.webContents.mainFrame
   const f = frame as Electron.WebFrameMain
   if (f.processId !== main.processId || f.routingId !== main.routingId) return false
-  const url = f.url
-  return isDev && process.env.ELECTRON_RENDERER_URL
-    ? url.startsWith(process.env.ELECTRON_RENDERER_URL)
-    : url.startsWith('file://') && url.includes('/renderer/index.html')
+  return isOwnPageUrl(f.url, devServerUrl)
+}
+
+/** Opens `url` in the user's browser when it is one of the pages we link to (security.ts); drops it otherwise. */
+function openIfAllowed(url: string): void {
+  if (isAllowedExternalUrl(url)) void shell.openExternal(url)
 }
 
 function createWindow(): BrowserWindow {
@@ -67,28 +82,46 @@ function createWindow(): BrowserWindow {
     },
   })
   win.once('ready-to-show', () => win.show())
-  // Nothing navigates away from the wizard or opens windows; links to the web go to the browser.
+  // Nothing navigates away from the wizard or opens windows; links to the pages we list go to the browser.
   win.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url)
+    openIfAllowed(url)
     return { action: 'deny' }
   })
-  win.webContents.on('will-navigate', (e) => e.preventDefault())
+  win.webContents.on('will-navigate', (e) => {
+    e.preventDefault()
+    openIfAllowed(e.url)
+  })
   win.webContents.on('will-attach-webview', (e) => e.preventDefault())
-  if (isDev && process.env.ELECTRON_RENDERER_URL) void win.loadURL(process.env.ELECTRON_RENDERER_URL)
-  else void win.loadFile(join(__dirname, '../renderer/index.html'))
+  void win.loadURL(devServerUrl ?? APP_INDEX_URL)
   return win
+}
+
+/** Brings the existing window forward (a second launch, or the dock icon on macOS), or opens one. */
+function showMainWindow(): void {
+  // Before ready, or when the services failed to start, there is nothing to show yet.
+  if (!services) return
+  if (!mainWindow || mainWindow.isDestroyed()) {
+    mainWindow = createWindow()
+    mainWindow.on('closed', () => (mainWindow = null))
+    return
+  }
+  if (mainWindow.isMinimized()) mainWindow.restore()
+  mainWindow.show()
+  mainWindow.focus()
 }
 
 app.enableSandbox()
 
-void app.whenReady().then(() => {
+/** Builds the services, then opens the window. Runs once, in the first instance, when Electron is ready. */
+function onReady(): void {
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false))
   session.defaultSession.setPermissionCheckHandler(() => false)
+  // The dev server's responses (app:// responses carry the header from serveRendererFile as well).
+  const csp = devServerUrl ? DEV_CONTENT_SECURITY_POLICY : CONTENT_SECURITY_POLICY
   session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
-    callback({
-      responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] },
-    })
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } })
   })
+  protocol.handle(APP_SCHEME, (request) => serveRendererFile(rendererDir, request))
 
   const dataDir = defaultDataDir(app.getPath('userData'))
   try {
@@ -114,23 +147,32 @@ void app.whenReady().then(() => {
   svc.hub.subscribe((event, payload) => {
     if (mainWindow && !mainWindow.isDestroyed()) mainWindow.webContents.send(event, payload)
   })
-  mainWindow = createWindow()
-  mainWindow.on('closed', () => (mainWindow = null))
+  showMainWindow()
+  app.on('activate', () => showMainWindow())
+}
 
-  app.on('activate', () => {
-    if (BrowserWindow.getAllWindows().length === 0) mainWindow = createWindow()
+// One Tunewise at a time: two instances would share one data folder and database. A second launch tells the
+// first (which comes to the front) and quits before it opens anything.
+if (!app.requestSingleInstanceLock()) {
+  app.quit()
+} else {
+  // Before ready, as Electron requires: app:// becomes a standard, secure scheme with its own origin.
+  protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: APP_SCHEME_PRIVILEGES }])
+
+  app.on('second-instance', () => showMainWindow())
+
+  void app.whenReady().then(onReady)
+
+  app.on('web-contents-created', (_e, contents) => {
+    contents.on('will-navigate', (e) => e.preventDefault())
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }))
   })
-})
 
-app.on('web-contents-created', (_e, contents) => {
-  contents.on('will-navigate', (e) => e.preventDefault())
-  contents.setWindowOpenHandler(() => ({ action: 'deny' }))
-})
+  app.on('window-all-closed', () => {
+    if (process.platform !== 'darwin') app.quit()
+  })
 
-app.on('window-all-closed', () => {
-  if (process.platform !== 'darwin') app.quit()
-})
-
-app.on('before-quit', () => {
-  services?.close()
-})
+  app.on('before-quit', () => {
+    services?.close()
+  })
+}

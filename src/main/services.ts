@@ -104,7 +104,6 @@ export function createServices(opts: ServicesOptions): Services {
     repos.tasks.markInterrupted()
   }
   const hub = opts.hub ?? new EventHub()
-  const datasets = new DatasetStore(opts.dataDir, repos, hub)
   const forcedBackend = process.env.TUNEWISE_BACKEND || undefined
   const tasks = new TaskManager({
     launcher: opts.launcher,
@@ -115,6 +114,10 @@ export function createServices(opts: ServicesOptions): Services {
     cancelGraceMs: opts.cancelGraceMs,
     log,
   })
+  // The scan reads every file of a folder the user chose: in a worker, so a hostile folder cannot stall main.
+  const datasets = new DatasetStore(opts.dataDir, repos, hub, (root, onProgress) =>
+    tasks.run('scan', { root }, { onProgress: (p) => onProgress(p.done ?? 0, p.total ?? 0) }),
+  )
   const jobs = new JobManager({
     runs: repos.runs,
     hub,

@@ -4,7 +4,7 @@
  * training job, the model tasks, the extraction shards). Pure TypeScript.
  */
 import type { ErrorInfo } from './errors'
-import type { Evaluation, LayerInfo, MetricPoint, ModelCard, RunConfig, RunProgress } from './types'
+import type { DatasetReport, Evaluation, LayerInfo, MetricPoint, ModelCard, RunConfig, RunProgress } from './types'
 
 /** What a training task trains on; main resolves it so the worker never opens the database. */
 export interface TrainInput {
@@ -33,6 +33,22 @@ export interface ExportOutput {
   files: string[]
   maxDifference: number
   agreement: number
+}
+
+/** What a scan returns: the report and the readable images (with content hashes). */
+export interface ScanOutput {
+  report: Omit<DatasetReport, 'id' | 'createdAt' | 'excludedFiles' | 'excludedClasses'> & {
+    problemGroups: NonNullable<DatasetReport['problemGroups']>
+  }
+  files: {
+    file: string
+    label: string
+    hash: string
+    width: number
+    height: number
+    givenSplit?: 'train' | 'val' | 'test'
+    dhash?: string
+  }[]
 }
 
 /** One feature-extraction shard: a worker loads the saved base and fills the shared disk cache. */
@@ -71,6 +87,8 @@ export interface TaskMap {
     output: ExportOutput
     event: never
   }
+  /** Read a dataset folder: every file checked, hashed and decoded, outside the main process. */
+  scan: { input: { root: string }; output: ScanOutput; event: never }
   predict: {
     input: { modelDir: string; file?: string; base64?: string }
     output: { label: string; confidence: number }[]
@@ -84,6 +102,7 @@ export type TaskOutput<K extends TaskKind> = TaskMap[K]['output']
 export type TaskEvent<K extends TaskKind> = TaskMap[K]['event']
 
 export const taskKinds: readonly TaskKind[] = [
+  'scan',
   'train',
   'extract',
   'probe',
@@ -96,6 +115,7 @@ export const taskKinds: readonly TaskKind[] = [
 
 /** What the user reads for a task in the task list. */
 export const taskLabels: Record<TaskKind, string> = {
+  scan: 'Reading a folder of images',
   train: 'Training',
   extract: 'Reading images',
   probe: 'Measuring this machine’s speed',

@@ -127,6 +127,9 @@ beforeAll(async () => {
     examples: job.examples,
     labels: job.labels,
   }
+  // Enough files that a scan is still reading when the cancel arrives.
+  await makeSyntheticDataset(join(root, 'many'), { perClass: 200, size: 48, seed: 5, classes: ['circle', 'square'] })
+  inputs.scan = { root: join(root, 'many') }
   inputs.probe = { modelId, dataDir }
   inputs.layers = { modelId, dataDir }
   inputs.import = { folder: modelDir, dataDir: join(root, 'other-home') }
@@ -157,7 +160,7 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-const kinds: TaskKind[] = ['train', 'extract', 'probe', 'layers', 'import', 'download', 'export', 'predict']
+const kinds: TaskKind[] = ['scan', 'train', 'extract', 'probe', 'layers', 'import', 'download', 'export', 'predict']
 
 describe.each(kinds)('a %s task', (kind) => {
   it('cancelled while it runs ends cancelled, recorded, with no process left', async () => {

@@ -17,6 +17,7 @@ import {
   makeSyntheticDataset,
   scanDataset,
   splitDataset,
+  type DatasetScan,
   thumbnailDataUrl,
 } from '../ml/data'
 
@@ -50,11 +51,17 @@ function withoutItems(list: readonly string[], items: readonly string[]): string
   return list.filter((x) => !drop.has(x))
 }
 
+/** Reads a folder; the app runs it as a `scan` task in a worker, tests may run it in-process. */
+export type Scanner = (root: string, onProgress: (done: number, total: number) => void) => Promise<DatasetScan>
+
+const inProcess: Scanner = (root, onProgress) => scanDataset(root, { onProgress })
+
 export class DatasetStore {
   constructor(
     private readonly dataDir: string,
     private readonly repos: Repositories,
     private readonly hub: EventHub,
+    private readonly scanner: Scanner = inProcess,
   ) {}
 
   private filesPath(id: string): string {
@@ -64,9 +71,9 @@ export class DatasetStore {
   /** Scans a folder (never throws on a bad file), stores the report and the file list. */
   async import(path: string): Promise<DatasetReport> {
     const root = resolve(path)
-    const scan = await scanDataset(root, {
-      onProgress: (done, total) => this.hub.emit('dataset:progress', { path: root, done, total }),
-    })
+    const scan = await this.scanner(root, (done, total) =>
+      this.hub.emit('dataset:progress', { path: root, done, total }),
+    )
     const id = datasetId(root, scan.report.fingerprint)
     const previous = this.repos.datasets.get(id)
     const report: DatasetReport = {

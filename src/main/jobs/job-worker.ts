@@ -12,6 +12,20 @@ import { AppError } from '../errors'
 import { serveTasks, type TaskContext } from '../tasks/port'
 
 serveTasks({
+  scan: async ({ root }, ctx) => {
+    const { scanDataset } = await import('../ml/data/scan')
+    // At most ten progress messages a second, however many files the folder holds.
+    let last = 0
+    return scanDataset(root, {
+      shouldStop: () => ctx.shouldStop(),
+      onProgress: (done, total) => {
+        const now = Date.now()
+        if (now - last < 100 && done < total && done > 0) return
+        last = now
+        ctx.progress({ fraction: total ? done / total : null, done, total })
+      },
+    })
+  },
   train: async (input, ctx) => train(input, ctx),
   probe: async ({ modelId, dataDir }, ctx) => probe(modelId, dataDir, ctx),
   layers: async ({ modelId, dataDir }, ctx) => {

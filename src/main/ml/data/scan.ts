@@ -56,6 +56,10 @@ export interface ScanOptions {
   minPerClass?: number
   /** Files read and decoded at once. Default 4. */
   concurrency?: number
+  /** A file that takes longer than this to read is reported and skipped. Default 10 s. */
+  fileTimeoutMs?: number
+  /** Polled before each file; true stops the scan with AppError('cancelled'). */
+  shouldStop?: () => boolean
 }
 
 const IMAGE_EXTENSIONS = new Set([
@@ -564,6 +568,23 @@ async function readRegularFile(abs: string): Promise<Buffer> {
   }
 }
 
+/** A read that hangs (a stalled network drive, a device) is reported as such instead of stalling the scan. */
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, fail) => {
+    timer = setTimeout(
+      () =>
+        fail(
+          new ImageDecodeError(
+            `Reading it took longer than ${Math.round(ms / 1000)} s (is it on a slow network drive?). Copy the folder to this computer and scan again.`,
+          ),
+        ),
+      ms,
+    )
+  })
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+}
+
 /** One row per kind of problem, with a count and the first few files by name. */
 function groupProblems(problems: readonly Problem[]): ProblemGroup[] {
   const groups: ProblemGroup[] = []
@@ -742,10 +763,12 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   let done = 0
   opts.onProgress?.(0, total)
 
+  const fileTimeoutMs = opts.fileTimeoutMs ?? 10_000
   await pool(walk.candidates, concurrency, async (c) => {
+    if (opts.shouldStop?.()) throw new AppError('cancelled', 'The scan was cancelled.')
     try {
       if (c.failure) throw new SkippedFile(c.failure.reason, c.failure.kind)
-      const buf = await readRegularFile(c.abs)
+      const buf = await withTimeout(readRegularFile(c.abs), fileTimeoutMs)
       // The header first (format, size, refusing a decompression bomb), then a 9×8 decode through the
       // same path training uses: proof the image is readable, and the pixels of its difference hash.
       const head = await openImage(buf)

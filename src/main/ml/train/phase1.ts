@@ -30,6 +30,9 @@ export interface TrainedPhase {
 function extractionWorkers(): number {
   const backend = currentBackend()?.backend
   if (backend !== 'wasm' && backend !== 'cpu') return 1
+  // Inside the packaged app the RunAsNode fuse is off, so a worker cannot fork plain Node shards
+  // (a utility process starts others only through main): extract in this process there.
+  if (process.versions.electron) return 1
   return Math.max(1, Math.min(4, availableParallelism()))
 }
 
