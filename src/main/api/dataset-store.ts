@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path'
 import type { DatasetReport, RunConfig, SplitRatios, SplitSummary } from '../../shared/types'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
+import { safePath } from '../safe-path'
 import type { EventHub } from '../ipc'
 import type { JobInput } from '../jobs/job-manager'
 import {
@@ -55,6 +56,17 @@ function withoutItems(list: readonly string[], items: readonly string[]): string
 export type Scanner = (root: string, onProgress: (done: number, total: number) => void) => Promise<DatasetScan>
 
 const inProcess: Scanner = (root, onProgress) => scanDataset(root, { onProgress })
+
+/** A thumbnail of a dataset file, or null when the file is gone or its path would lead outside the folder. */
+export async function thumbnailIn(root: string, file: string): Promise<string | null> {
+  let path: string
+  try {
+    path = safePath(root, file, { folder: 'the dataset folder' })
+  } catch {
+    return null
+  }
+  return thumbnailDataUrl(path, 128)
+}
 
 export class DatasetStore {
   constructor(
@@ -151,7 +163,7 @@ export class DatasetStore {
       files.map(async (file) => ({
         file,
         // Only files of this dataset: the renderer cannot read arbitrary paths through this.
-        dataUrl: known.has(file) ? await thumbnailDataUrl(join(report.path, file), 128) : null,
+        dataUrl: known.has(file) ? await thumbnailIn(report.path, file) : null,
       })),
     )
   }

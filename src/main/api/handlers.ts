@@ -4,7 +4,7 @@
 import { runsDir } from '../ml/layout'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, isAbsolute, join, resolve } from 'node:path'
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import { runConfigSchema } from '../../shared/run-config'
 import type { AppInfo } from '../../shared/types'
 import type { Repositories } from '../db/repositories'
@@ -42,31 +42,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
   return {
     'app:info': () => deps.info(),
     'app:pick-folder': async ({ title }) => ({ path: deps.pickFolder ? await deps.pickFolder(title) : null }),
-    'fs:list': ({ path }) => {
-      const dir = resolve(path ?? homedir())
-      if (!existsSync(dir) || !statSync(dir).isDirectory())
-        throw new AppError('not_found', `'${dir}' is not a folder on this machine.`)
-      let names: string[]
-      try {
-        names = readdirSync(dir)
-      } catch {
-        throw new AppError('bad_data', `Tunewise may not read '${dir}'. Choose another folder.`)
-      }
-      const entries = names
-        .filter((n) => !n.startsWith('.'))
-        .map((name) => {
-          let isDir = false
-          try {
-            isDir = statSync(join(dir, name)).isDirectory()
-          } catch {
-            // Broken links and unreadable entries show as files.
-          }
-          return { name, isDir }
-        })
-        .sort((a, b) => Number(b.isDir) - Number(a.isDir) || a.name.localeCompare(b.name))
-      const parent = dirname(dir)
-      return { path: dir, parent: parent === dir ? null : parent, entries }
-    },
+    'fs:list': ({ path }) => listFolder(path, browseRoots(deps.dataDir)),
 
     'models:list': () => models.list(),
     'models:layers': ({ modelId }) => models.layers(modelId),
@@ -207,4 +183,57 @@ export function checkExportTarget(dir: string, dataDir: string, overwrite: boole
       )
   }
   return target
+}
+
+/**
+ * The folders the folder browser may show: the user's home, Tunewise's data folder, and any listed
+ * in TUNEWISE_BROWSE_ROOTS (separated like PATH), e.g. a mounted data disk on a headless GPU box.
+ */
+export function browseRoots(dataDir: string): string[] {
+  const extra = (process.env.TUNEWISE_BROWSE_ROOTS ?? '').split(delimiter).filter((p) => isAbsolute(p))
+  return [homedir(), dataDir, ...extra]
+}
+
+/** One folder's entries, only inside `roots` (real paths, so a link cannot lead out). */
+export function listFolder(path: string | undefined, roots: readonly string[]) {
+  const wanted = path ?? roots[0]!
+  let dir: string | null = null
+  for (const root of roots) {
+    try {
+      dir = ensureInside(root, isAbsolute(wanted) ? wanted : resolve(root, wanted), {
+        folder: 'the folders Tunewise may browse',
+      })
+      break
+    } catch {
+      // Try the next root.
+    }
+  }
+  if (dir === null)
+    throw new AppError(
+      'invalid_input',
+      `Tunewise only browses your home folder and its own data folder. Type the full path of '${wanted}' into the field instead, or add it to TUNEWISE_BROWSE_ROOTS.`,
+    )
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new AppError('not_found', `'${dir}' is not a folder on this machine.`)
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    throw new AppError('bad_data', `Tunewise may not read '${dir}'. Choose another folder.`)
+  }
+  const entries = names
+    .filter((n) => !n.startsWith('.'))
+    .map((name) => {
+      let isDir = false
+      try {
+        isDir = statSync(join(dir, name)).isDirectory()
+      } catch {
+        // Broken links and unreadable entries show as files.
+      }
+      return { name, isDir }
+    })
+    .sort((a, b) => Number(b.isDir) - Number(a.isDir) || a.name.localeCompare(b.name))
+  const parent = dirname(dir)
+  const parentAllowed = parent !== dir && roots.some((r) => isInside(r, parent))
+  return { path: dir, parent: parentAllowed ? parent : null, entries }
 }

@@ -1,5 +1,6 @@
 /** Small JPEG previews for the dataset report, as data URLs the renderer can show without file access. */
-import { readFile } from 'node:fs/promises'
+import { constants } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { openImage } from './decode'
 
 /**
@@ -29,7 +30,14 @@ export async function thumbnailFromBuffer(buf: Buffer, size = 96): Promise<strin
 export async function thumbnailDataUrl(file: string, size = 96): Promise<string | null> {
   let buf: Buffer
   try {
-    buf = await readFile(file)
+    // Without blocking and without following a link: a FIFO put in place after the scan opens at once.
+    const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | (constants.O_NOFOLLOW ?? 0))
+    try {
+      if (!(await handle.stat()).isFile()) return null
+      buf = await handle.readFile()
+    } finally {
+      await handle.close()
+    }
   } catch {
     return null
   }
