@@ -1,0 +1,77 @@
+/**
+ * The statistics behind every score Tunewise shows: a 95 % Wilson interval for a proportion
+ * (accuracy, recall) and McNemar's exact test for two runs scored on the same images. One
+ * definition each, used by every screen, the CLI and the exported model card. Pure TypeScript.
+ */
+
+/** z for a two-sided 95 % interval. */
+const Z95 = 1.959963984540054
+
+export interface Interval {
+  /** Successes / trials; null when there were no trials. */
+  value: number | null
+  low: number
+  high: number
+  successes: number
+  trials: number
+}
+
+/**
+ * The Wilson score interval (95 %) for `successes` out of `trials`: unlike value ± 1.96·SE it stays
+ * inside [0, 1] and is honest for small counts and for 0 % or 100 % (30 of 30 correct gives 89–100 %).
+ */
+export function wilson(successes: number, trials: number, z = Z95): Interval {
+  if (trials <= 0) return { value: null, low: 0, high: 1, successes: 0, trials: 0 }
+  const p = successes / trials
+  const z2 = z * z
+  const denom = 1 + z2 / trials
+  const centre = (p + z2 / (2 * trials)) / denom
+  const half = (z * Math.sqrt((p * (1 - p)) / trials + z2 / (4 * trials * trials))) / denom
+  // At 0 % and 100 % the interval touches the bound exactly (floating point lands a hair inside).
+  return {
+    value: p,
+    low: successes === 0 ? 0 : Math.max(0, centre - half),
+    high: successes === trials ? 1 : Math.min(1, centre + half),
+    successes,
+    trials,
+  }
+}
+
+/** "between 72 % and 95 %", whole percents (one decimal when the interval is narrower than 2 points). */
+export function describeInterval(i: Interval): string {
+  const narrow = i.high - i.low < 0.02
+  const pct = (x: number): string => `${(x * 100).toFixed(narrow ? 1 : 0)} %`
+  return `between ${pct(i.low)} and ${pct(i.high)}`
+}
+
+/** log of n choose k, for exact binomial tails without overflow. */
+function logChoose(n: number, k: number): number {
+  let s = 0
+  for (let i = 1; i <= k; i++) s += Math.log((n - k + i) / i)
+  return s
+}
+
+export interface McNemar {
+  /** Images only the first run got right. */
+  onlyFirst: number
+  /** Images only the second run got right. */
+  onlySecond: number
+  /** Two-sided exact p-value (binomial on the discordant pairs); 1 when none differ. */
+  p: number
+  /** True when p < 0.05: the difference is unlikely to be noise. */
+  significant: boolean
+}
+
+/**
+ * McNemar's exact test on two runs' answers for the same images: only images where exactly one
+ * run is right carry information; under "no difference" each is a coin toss.
+ */
+export function mcnemar(onlyFirst: number, onlySecond: number): McNemar {
+  const n = onlyFirst + onlySecond
+  if (n === 0) return { onlyFirst, onlySecond, p: 1, significant: false }
+  const k = Math.min(onlyFirst, onlySecond)
+  let tail = 0
+  for (let i = 0; i <= k; i++) tail += Math.exp(logChoose(n, i) - n * Math.LN2)
+  const p = Math.min(1, 2 * tail)
+  return { onlyFirst, onlySecond, p, significant: p < 0.05 }
+}
