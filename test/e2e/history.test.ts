@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { formatPercent } from '../../src/renderer/src/lib/core/format'
 import { launchBrowser, openPage, requireBuild, root, startServe, type App } from './harness'
 
 interface TrainOutput {
   runId: number
   status: string
-  metrics: { test: { accuracy: number } | null }
+  metrics: { val: { accuracy: number; best: number | null } | null; test: { accuracy: number } | null }
 }
 
 const EPOCHS = 5
@@ -113,6 +114,19 @@ describe('History and Compare', () => {
     await expect(page.locator(row(b.runId)).locator('.run-name').textContent()).resolves.toBe('lr 0.003')
   })
 
+  it('shows one validation and one test accuracy per run: the CLI, History, Compare and Results agree', async () => {
+    for (const run of [a, b]) {
+      const val = run.metrics.val!
+      // The CLI's kept-weights validation accuracy is its validation evaluation, not a curve's maximum.
+      expect(val.best).toBe(val.accuracy)
+      const r = page.locator(row(run.runId))
+      expect(Number(await r.locator('[data-testid="history-val"]').getAttribute('data-value'))).toBe(val.accuracy)
+      expect(Number(await r.locator('[data-testid="history-test"]').getAttribute('data-value'))).toBe(
+        run.metrics.test!.accuracy,
+      )
+    }
+  })
+
   it('compares them: learning rate is the only differing setting, and two curves are drawn', async () => {
     await expect(page.locator('[data-testid="compare"]').isDisabled()).resolves.toBe(true)
     await page.locator(row(a.runId)).locator('[data-testid="run-select"]').check()
@@ -156,7 +170,14 @@ describe('History and Compare', () => {
     // Scores side by side, and the image-by-image panel for a pair.
     const testAcc = page.locator('[data-testid="metrics-table"] tr[data-metric="Test accuracy"] td')
     await expect(testAcc.count()).resolves.toBe(2)
+    // Older run first; the same numbers as History and the CLI, formatted the same way.
+    const shown = (await testAcc.allTextContents()).map((t) => t.replace('★', '').replace('(best)', '').trim())
+    expect(shown).toEqual([a, b].map((run) => formatPercent(run.metrics.test!.accuracy)))
     await page.locator('[data-testid="example-diff"]').waitFor()
+    // Whether the two runs differ beyond noise, from the images only one of them got right.
+    await expect(page.locator('[data-testid="compare-significance"]').textContent()).resolves.toMatch(
+      /McNemar|exactly the same images/,
+    )
 
     await page.locator('[data-testid="compare-close"]').click()
     await waitForRows([a.runId, b.runId])
@@ -211,6 +232,13 @@ describe('History and Compare', () => {
     const acc = page.locator('[data-testid="test-accuracy"]')
     await acc.waitFor()
     expect(Number(await acc.getAttribute('data-value'))).toBeCloseTo(a.metrics.test!.accuracy, 10)
+    expect(Number(await page.locator('[data-testid="val-accuracy"]').getAttribute('data-value'))).toBe(
+      a.metrics.val!.accuracy,
+    )
+    // Every score carries its uncertainty.
+    await expect(page.locator('[data-testid="test-interval"]').textContent()).resolves.toMatch(
+      /Likely between \d+ % and \d+ %/,
+    )
     await expect(page.locator('[data-testid="per-class"]').isVisible()).resolves.toBe(true)
     expect((page as unknown as { errors: string[] }).errors).toEqual([])
   })

@@ -38,11 +38,11 @@ export interface RunEdit {
  * (src/shared/metrics.ts): `name` carries no split prefix ('loss', 'acc') and `split` says which set. "Epochs run" has no best: more epochs is not better, so its `bestIndex` is always null.
  */
 export const COMPARE_METRICS = {
-  bestValAccuracy: 'Best validation accuracy',
+  bestValAccuracy: 'Validation accuracy',
   testAccuracy: 'Test accuracy',
   finalValLoss: 'Final validation loss',
   finalTrainLoss: 'Final training loss',
-  durationMs: 'Duration (ms)',
+  durationMs: 'Duration',
   epochsRun: 'Epochs run',
 } as const
 

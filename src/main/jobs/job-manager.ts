@@ -44,10 +44,7 @@ interface ActiveJob {
   progress: RunProgress | null
   lastProgressSent: number
   pendingProgress: ReturnType<typeof setTimeout> | null
-  bestVal: number | null
 }
-
-const BEST_VAL = 'acc'
 
 export class JobManager {
   private queue: { runId: number; config: RunConfig; input: JobInput }[] = []
@@ -144,7 +141,6 @@ export class JobManager {
       progress: null,
       lastProgressSent: 0,
       pendingProgress: null,
-      bestVal: null,
       task: null as unknown as TaskHandle<'train'>,
     }
     this.active = job
@@ -158,7 +154,8 @@ export class JobManager {
         this.end(job, 'succeeded', {
           error: null,
           errorCode: null,
-          bestValAccuracy: out.bestValAccuracy ?? job.bestVal,
+          // One definition (src/shared/scores.ts): the kept weights' validation accuracy, never a curve's maximum.
+          bestValAccuracy: out.bestValAccuracy,
           testAccuracy: out.testAccuracy,
         }),
       (err: unknown) => {
@@ -168,7 +165,7 @@ export class JobManager {
         this.end(job, status, {
           error: status === 'cancelled' ? null : err instanceof Error ? err.message : String(err),
           errorCode: status === 'cancelled' ? null : code,
-          bestValAccuracy: job.bestVal,
+          bestValAccuracy: null,
         })
       },
     )
@@ -189,9 +186,6 @@ export class JobManager {
         break
       case 'metrics': {
         const points = event.points.filter((p) => Number.isFinite(p.value))
-        for (const p of points)
-          if (p.split === 'val' && p.name === BEST_VAL && (job.bestVal === null || p.value > job.bestVal))
-            job.bestVal = p.value
         runs.addMetrics(job.runId, points)
         this.opts.hub.emit('run:epoch', { runId: job.runId, points })
         break

@@ -19,6 +19,8 @@ class RunTracker {
   error = $state<string | null>(null)
   /** The error's code: the advice shown comes from the shared table, never from the text. */
   errorCode = $state<ErrorCode | null>(null)
+  /** The finished run's validation accuracy, by the one definition (src/shared/scores.ts). */
+  valAccuracy = $state<number | null>(null)
   backend = $state<string | null>(null)
   name = $state('')
   queued = $state<number[]>([])
@@ -77,6 +79,7 @@ class RunTracker {
     this.progress = progress
     this.error = null
     this.errorCode = null
+    this.valAccuracy = null
     this.points = []
     this.batchLoss = []
     this.seenAt = Date.now()
@@ -103,6 +106,7 @@ class RunTracker {
     this.progress = null
     this.error = null
     this.errorCode = null
+    this.valAccuracy = null
     this.points = []
     this.batchLoss = []
   }
@@ -115,6 +119,7 @@ class RunTracker {
       if (id !== this.runId) return
       this.name = d.name
       this.backend = d.backend
+      this.valAccuracy = d.bestValAccuracy
       if (d.status !== this.status && (terminal.includes(d.status) || this.status === 'queued')) {
         this.onStatus(id, d.status, d.error, d.errorCode)
       }
@@ -190,7 +195,9 @@ class RunTracker {
       void api
         .invoke('runs:get', { runId })
         .then((d) => {
-          if (runId === this.runId) this.backend = d.backend
+          if (runId !== this.runId) return
+          this.backend = d.backend
+          this.valAccuracy = d.bestValAccuracy
         })
         .catch(() => {})
       for (const l of this.finishedListeners) l(runId, status)
