@@ -197,6 +197,43 @@ describe('cancelling', () => {
   })
 })
 
+describe('the coach', () => {
+  it('a run at learning rate 1 is called too high, and its fix opens the wizard with a smaller rate', async () => {
+    // After the cancelled run: set up another with Adam at learning rate 1, briefly.
+    await page.locator('[data-step="hyper"]').click()
+    await page.locator('[data-step="hyper"][aria-current="step"]').waitFor()
+    if ((await page.locator('[data-testid="field-hyper-learning-rate"]').count()) === 0)
+      await page.locator('[data-testid="advanced-toggle"]').click()
+    await page.locator('[data-testid="field-hyper-learning-rate"]').fill('1')
+    await page.locator('[data-testid="field-hyper-epochs"]').fill('3')
+    await page.locator('[data-testid="next"]:enabled').click()
+    await page.locator('[data-testid="new-run"]').click()
+    // The pre-flight panel names the baseline to beat.
+    await expect(page.locator('[data-testid="chance-level"]').textContent()).resolves.toMatch(/Guessing would score/)
+    await page.locator('[data-testid="start-training"]:enabled').click()
+    await page
+      .locator('[data-testid="run-status"][data-value="succeeded"], [data-testid="run-status"][data-value="failed"]')
+      .waitFor({ timeout: TRAINING_MS })
+    if ((await page.locator('[data-testid="run-status"]').getAttribute('data-value')) === 'succeeded') {
+      await page.locator('[data-step="results"]').click()
+      await page.locator('[data-step="results"][aria-current="step"]').waitFor()
+    }
+    const finding = page.locator(
+      '[data-testid="finding"][data-code="learning-rate-high"], [data-testid="finding"][data-code="diverged"]',
+    )
+    await finding.first().waitFor({ timeout: 30_000 })
+    await expect(finding.first().textContent()).resolves.toMatch(/learning rate is too high/i)
+    await finding.first().locator('[data-testid="apply-fix"]').click()
+    await page.locator('[data-step="hyper"][aria-current="step"]').waitFor()
+    if ((await page.locator('[data-testid="field-hyper-learning-rate"]').count()) === 0)
+      await page.locator('[data-testid="advanced-toggle"]').click()
+    const lr = Number(await page.locator('[data-testid="field-hyper-learning-rate"]').inputValue())
+    expect(lr).toBeLessThan(1)
+    expect(lr).toBeGreaterThan(0)
+    expect(pageErrors(page)).toEqual([])
+  })
+})
+
 describe('a dataset with one class', () => {
   it('says so and keeps Next disabled', async () => {
     const root = join(scratch, 'only-cats')
