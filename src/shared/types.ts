@@ -40,6 +40,16 @@ export interface ModelCard {
     input: string
     preprocessing: string
     limitations: string
+    /** Parameters and bytes in words ("2.6 million parameters, about 3.5 MB"). Absent in cards saved before it. */
+    size?: string
+    /** What the license lets people do, in plain words. Absent in cards saved before it. */
+    licenseInfo?: LicenseInfo
+    /** Where the weights come from and who made them, with links. */
+    origin?: string
+    /** Card fields the files did not tell (imported models): shown as "unknown". */
+    unknown?: ModelCardField[]
+    /** Things to check before using the model (an unknown license, ...). */
+    warnings?: string[]
   }
   /** Layer whose output feeds the new head. */
   featureLayer: string
@@ -61,11 +71,15 @@ export interface LayerInfo {
   inBase: boolean
   /** Name of the block this layer belongs to (e.g. `block_12`), for "top N blocks" presets. */
   block: string
+  /** Shapes of the layer's weights, kernel first (sizes LoRA adapters); absent in layer lists cached before. */
+  weightShapes?: number[][]
 }
 
 export interface UnreadableFile {
   file: string
   reason: string
+  /** The `ProblemGroup.kind` it is counted under (absent in reports saved before groups existed). */
+  kind?: string
 }
 
 /**
@@ -244,3 +258,50 @@ export interface AppInfo {
   readOnly: boolean
   lockHolder: { pid: number; host: string; startedAt: string } | null
 }
+
+/** The fields of a model card a reader sees, in order. */
+export type ModelCardField = 'summary' | 'trainedOn' | 'input' | 'preprocessing' | 'size' | 'license' | 'limitations' | 'origin'
+
+/** A license in plain words: may I sell an app with it, must I credit? */
+export interface LicenseInfo {
+  /** SPDX id ("MIT", "Apache-2.0") or "unknown". */
+  spdx: string
+  /** The license text. */
+  url?: string
+  /** One or two plain sentences. */
+  summary: string
+  /** May an app or model made from it be sold? */
+  commercialUse: 'yes' | 'no' | 'unknown'
+  /** Must the authors be credited (their notice kept)? */
+  attribution: 'yes' | 'no' | 'unknown'
+}
+
+/** One block of an exported model's card: the README and the in-app viewer are drawn from the same blocks. */
+export type CardBlock =
+  | { kind: 'paragraph'; text: string }
+  | { kind: 'list'; items: string[] }
+  | { kind: 'table'; header: string[]; rows: string[][]; numeric?: boolean[] }
+  | { kind: 'image'; file: string; alt: string }
+  | { kind: 'code'; language: string; title: string; code: string }
+
+export interface CardSection {
+  /** Stable key for tests and anchors ("what-it-does", "results", ...). */
+  id: string
+  title: string
+  blocks: CardBlock[]
+}
+
+/** The model card of a trained run: written as README.md on every export and shown in the app. */
+export interface RunCard {
+  title: string
+  /** Hugging Face model-card metadata (the README's YAML front matter). */
+  frontMatter: Record<string, unknown>
+  sections: CardSection[]
+  /** README.md as written. */
+  markdown: string
+  /** The confusion matrix as an SVG image (the export writes it as confusion-matrix.png). */
+  confusionSvg: string | null
+}
+
+/** How an export is packaged. */
+export type ExportFormat = 'tfjs' | 'teachable-machine'

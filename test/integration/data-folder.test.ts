@@ -147,6 +147,37 @@ describe('a database that cannot be written', () => {
   }, 60_000)
 })
 
+describe('a folder full of copies (the false 100 %)', () => {
+  it('never puts a copy of a training image in the test set, and says so where the score is shown', async () => {
+    const { svc } = tiny
+    // Half the images are byte-for-byte copies of the other half, under other names.
+    const dir = join(root, 'copies')
+    for (const label of ['circle', 'square']) {
+      mkdirSync(join(dir, label), { recursive: true })
+      for (let i = 0; i < 8; i++) {
+        const ext = i % 3 === 2 ? 'jpg' : 'png'
+        const src = readFileSync(join(root, 'shapes', label, `${label}-${String(i).padStart(3, '0')}.${ext}`))
+        writeFileSync(join(dir, label, `a-${i}.${ext}`), src)
+        writeFileSync(join(dir, label, `copy-of-a-${i}.${ext}`), src)
+      }
+    }
+    const report = await call<{ id: string; warnings: string[]; duplicates: { files: string[] }[] }>(
+      svc,
+      'datasets:import',
+      { path: dir },
+    )
+    expect(report.duplicates).toHaveLength(16)
+    expect(report.warnings.join(' ')).toMatch(/exact cop(y|ies).*cannot inflate the test score/)
+    const split = svc.datasets.split(report.id, { train: 0.5, val: 0.25, test: 0.25, seed: 1 })
+    const where = new Map(split.assignment.map((a) => [a.file, a.split]))
+    for (const d of report.duplicates) expect(new Set(d.files.map((f) => where.get(f))).size, d.files.join()).toBe(1)
+    expect(split.assignment.filter((a) => a.split === 'test').length).toBeGreaterThan(0)
+    // The run's Results screen reads the same warnings for its dataset.
+    const again = await call<{ warnings: string[] }>(svc, 'datasets:get', { datasetId: report.id })
+    expect(again.warnings).toEqual(report.warnings)
+  }, 60_000)
+})
+
 describe('export', () => {
   it('says so before writing anything when the test images have moved', async () => {
     const { svc } = tiny

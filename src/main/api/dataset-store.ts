@@ -16,6 +16,7 @@ import {
   datasetBlockers,
   datasetId,
   makeSyntheticDataset,
+  nearDuplicateGroups,
   scanDataset,
   splitDataset,
   type DatasetScan,
@@ -29,6 +30,8 @@ export interface DatasetFile {
   width: number
   height: number
   givenSplit?: 'train' | 'val' | 'test'
+  /** Perceptual (difference) hash, for near-copies; absent in file lists saved before it existed. */
+  dhash?: string
 }
 
 export interface SplitResult extends SplitSummary {
@@ -181,11 +184,14 @@ export class DatasetStore {
     const files = this.files(id)
     const result = splitDataset(files, ratios, {
       excluded: { files: report.excludedFiles, classes: report.excludedClasses },
+      // Near-copies (a small perceptual-hash distance) stay on one side too, like exact copies.
+      groups: nearDuplicateGroups(files),
     })
+    // v2: duplicate-aware (exact and near copies never straddle splits), so the same seed may differ from v1.
     const splitId =
       'sp_' +
       createHash('sha256')
-        .update(JSON.stringify([report.fingerprint, ratios, report.excludedFiles, report.excludedClasses]))
+        .update(JSON.stringify(['v2', report.fingerprint, ratios, report.excludedFiles, report.excludedClasses]))
         .digest('hex')
         .slice(0, 12)
     const warnings = [...result.warnings]
@@ -195,6 +201,7 @@ export class DatasetStore {
       ratios,
       perClass: result.perClass,
       warnings,
+      labelConflicts: result.labelConflicts,
       assignment: result.assignment,
     }
     this.repos.splits.save({ id: splitId, datasetId: id, ratios, assignment: result.assignment })

@@ -10,7 +10,15 @@ export {
   probeImageBuffer,
 } from './decode'
 export type { ImageProbe } from './decode'
-export { datasetBlockers, datasetId, fingerprint, scanDataset } from './scan'
+export {
+  datasetBlockers,
+  datasetId,
+  differenceHash,
+  fingerprint,
+  hammingDistance,
+  nearDuplicateGroups,
+  scanDataset,
+} from './scan'
 export type { DatasetScan, ScannedFile, ScanOptions, ScanReport, SplitName } from './scan'
 export { mulberry32, splitCounts, splitDataset } from './split'
 export type { SplitAssignment, SplitInput, SplitOptions, SplitResult } from './split'

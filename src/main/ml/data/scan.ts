@@ -962,7 +962,7 @@ function buildReport(input: ReportInput): ScanReport {
     const first = duplicates[0].files
     warnings.push(
       `${plural(extra, 'image is an exact copy', 'images are exact copies')} of another (first: ${first[0]} = ${first[1]}). ` +
-        'Copies make accuracy look better than it is; consider excluding them.',
+        'Tunewise keeps each set of copies on one side of the split, so they cannot inflate the test score, but they count more than once in training; consider excluding them.',
     )
     const cross = duplicates.filter((d) => d.crossClass)
     if (cross.length > 0) {
@@ -1003,7 +1003,7 @@ function buildReport(input: ReportInput): ScanReport {
     fingerprint: fingerprint(files),
     total: files.length,
     classes,
-    unreadable: input.problems.map(({ file, reason }) => ({ file, reason })),
+    unreadable: input.problems.map(({ file, reason, kind }) => ({ file, reason, kind })),
     problemGroups: groupProblems(input.problems),
     duplicates,
     tinyClasses,
