@@ -271,7 +271,9 @@ describe('scanDataset through links that stay inside', () => {
       ['train/bees/b1.png', 'train'],
       ['train/bees/b2.png', 'train'],
     ])
-    expect(report.unreadable).toEqual([{ file: 'val', reason: expect.stringMatching(/already read/) }])
+    expect(report.unreadable).toEqual([
+      { file: 'val', kind: 'link-loop', reason: expect.stringMatching(/already read/) },
+    ])
     expect(report.problemGroups.map((g) => g.kind)).toEqual(['link-loop'])
   })
 })
