@@ -17,6 +17,7 @@ import type { JobStart } from '../src/shared/job-messages'
 import type { MetricPoint, RunConfig } from '../src/shared/types'
 import { getTf, initBackend } from '../src/main/ml/backend'
 import { makeSyntheticDataset, scanDataset } from '../src/main/ml/data'
+import { splitDataset } from '../src/main/ml/data/split'
 import { listLayers, loadBaseModel, type LoadedModel } from '../src/main/ml/models/load'
 import { decodeForTraining, pixelsToTensor } from '../src/main/ml/data/pixels'
 import { extractFeatures } from '../src/main/ml/train/features'
@@ -36,6 +37,8 @@ import { EventHub } from '../src/main/ipc'
 
 const args = new Set(process.argv.slice(2))
 const quick = args.has('--quick')
+/** `--strategies`: only the fine-tuning strategy table (bench/results-strategies.*), for a quick look. */
+const strategiesOnly = args.has('--strategies')
 const jsonOut = args.has('--json')
 const projectRoot = join(import.meta.dirname, '..')
 /** The bundled extraction worker, as the app forks it (a .ts worker would pay tsx's start-up too). */
@@ -58,6 +61,7 @@ const size = quick
       jobEpochs: 5,
       importImages: 300,
       dbRuns: 500,
+      strategyImages: 64,
     }
   : {
       extractImages: 256,
@@ -72,6 +76,7 @@ const size = quick
       jobEpochs: 10,
       importImages: 2000,
       dbRuns: 500,
+      strategyImages: 160,
     }
 
 const log = (msg: string): void => {
@@ -94,6 +99,8 @@ interface Results {
   sqlite: Record<string, number | string>
   importScan: Record<string, number | string>
   torch: Record<string, number | string>
+  /** Head only vs top blocks vs LoRA vs LoReFT, each a full trainRun on the same split. */
+  strategies: StrategyRow[]
   loadDuring: Record<string, string>
   targets: { name: string; target: string; value: string; pass: boolean | null; margin: string; note: string }[]
 }
@@ -110,6 +117,7 @@ const results: Results = {
   sqlite: {},
   importScan: {},
   torch: {},
+  strategies: [],
   loadDuring: {},
   targets: [],
 }
@@ -533,6 +541,107 @@ async function benchPhase2(loaded: LoadedModel): Promise<void> {
   }
 }
 
+interface StrategyRow {
+  strategy: string
+  /** The most numbers a phase trained (`trainable_params`). */
+  trainableParams: number
+  /** Training images per second in the phase that trains the strategy (phase 2; phase 1 for head only). */
+  imagesPerSecond: number
+  /** trainRun end to end with a cold feature cache: extraction (base features, boundary activations) included. */
+  seconds: number
+  testAccuracy: number | null
+  valLoss: number | null
+  note: string
+}
+
+/**
+ * The strategies on one split of the synthetic set, each a whole trainRun with the wizard's defaults for it (phase
+ * 2 on unless head only): how many numbers each trains, how fast its training phase runs, how long the run takes
+ * and what it scores on the test images.
+ */
+async function benchStrategies(work: string, files: string[], root: string): Promise<void> {
+  const n = Math.min(size.strategyImages, files.length)
+  const subset = files.slice(0, n)
+  const split = splitDataset(
+    subset.map((f) => ({ file: f, label: labelOf(f), hash: f })),
+    { train: 0.6, val: 0.2, test: 0.2, seed: 7 },
+  )
+  const examples = split.assignment.map((a) => ({ file: a.file, label: a.label, split: a.split }))
+  const trainImages = examples.filter((e) => e.split === 'train').length
+  const dataDir = join(work, 'data-strategies')
+  const strategies: [string, (c: RunConfig) => void][] = [
+    ['New head only', () => undefined],
+    ['Top 2 blocks + phase 2', (c) => (c.freeze.preset = 'top-blocks')],
+    ['LoRA r=8 (top 2 blocks)', (c) => (c.freeze.preset = 'lora')],
+    ['LoReFT r=4 (block_14_add)', (c) => (c.freeze.preset = 'loreft')],
+  ]
+  let runId = 0
+  for (const [name, patch] of strategies) {
+    const config: RunConfig = defaultRunConfig(MODEL_ID, 'ds-bench', name)
+    patch(config)
+    config.phase2.enabled = config.freeze.preset !== 'feature-extraction'
+    const job: JobStart = {
+      type: 'start',
+      runId: ++runId,
+      config,
+      dataDir,
+      datasetPath: root,
+      examples,
+      labels: CLASSES,
+      backend: 'wasm',
+    }
+    const trainPhase = config.phase2.enabled ? 2 : 1
+    let trainStart: number | null = null
+    let trainEnd = 0
+    let epochs = 0
+    let trainable = 0
+    const t0 = now()
+    // A cold feature cache for each: every strategy pays for its own extraction, as a first run does.
+    const { final, messages } = await runInProcess(job, {
+      cacheDir: join(work, `cache-strategy-${runId}`),
+      onMessage: (m) => {
+        if (m.type === 'progress' && m.progress.phase === trainPhase && m.progress.stage === 'training')
+          trainStart ??= now()
+        if (m.type === 'epoch') {
+          trainable = Math.max(trainable, m.metrics.values.trainable_params ?? 0)
+          if (m.metrics.phase === trainPhase) {
+            epochs++
+            trainEnd = now()
+          }
+        }
+      },
+    })
+    const seconds = secs(now() - t0)
+    if (final?.type !== 'done') throw new Error(`${name}: trainRun did not succeed: ${JSON.stringify(final)}`)
+    const val = messages.find((m) => m.type === 'evaluation' && m.evaluation.split === 'val')
+    const kept = messages.find((m) => m.type === 'log' && /^Phase 2 (kept|did not)/.test(m.message))
+    results.strategies.push({
+      strategy: name,
+      trainableParams: trainable,
+      imagesPerSecond: round(trainStart === null ? 0 : (epochs * trainImages) / secs(trainEnd - trainStart)),
+      seconds: round(seconds),
+      testAccuracy: final.testAccuracy,
+      valLoss: val?.type === 'evaluation' ? round(val.evaluation.loss, 4) : null,
+      note: `${epochs} epoch(s) in phase ${trainPhase}${kept?.type === 'log' ? `; ${kept.message}` : ''}`,
+    })
+    log(`${name}: ${JSON.stringify(results.strategies[results.strategies.length - 1])}`)
+  }
+}
+
+function strategyTable(): string[] {
+  const rows = results.strategies
+  if (!rows.length) return []
+  const pct = (x: number | null): string => (x === null ? '—' : `${(x * 100).toFixed(1)} %`)
+  return [
+    `| Strategy (${size.strategyImages} synthetic images, split 60/20/20, MobileNetV2, WASM) | Trainable parameters | Training images/s | Seconds to train | Test accuracy | Validation loss | Note |`,
+    '|---|---|---|---|---|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.strategy} | ${r.trainableParams.toLocaleString('en-US')} | ${r.imagesPerSecond} | ${r.seconds} | ${pct(r.testAccuracy)} | ${cell(r.valLoss ?? undefined)} | ${r.note} |`,
+    ),
+  ]
+}
+
 async function benchHead(): Promise<void> {
   const tf = getTf()
   const config = defaultRunConfig(MODEL_ID, 'ds-bench')
@@ -798,6 +907,8 @@ function markdown(): string {
   lines.push(
     `| Dataset import (scan: read, hash, decode), images/s | ${cell(im.imagesPerSecond)} | — | — | ${cell(im.images)} × ${cell(im.imageSize)}, concurrency ${cell(im.concurrency)} |`,
   )
+  const strategyLines = strategyTable()
+  if (strategyLines.length) lines.push('', ...strategyLines)
   lines.push('')
   lines.push('| Target | Wanted | Measured | Result |')
   lines.push('|---|---|---|---|')
@@ -838,6 +949,17 @@ async function main(): Promise<void> {
     for (const f of await listImages(root)) byClass[CLASSES.indexOf(labelOf(f))].push(f)
     const files: string[] = []
     for (let i = 0; i < perClass; i++) for (const list of byClass) if (list[i]) files.push(list[i])
+    if (strategiesOnly) {
+      const choice = await initBackend(process.env.TUNEWISE_BACKEND || 'wasm')
+      machineInfo()
+      results.machine.backendReason = choice.reason
+      await section('strategies', () => benchStrategies(work, files, root))
+      const md = [`### Fine-tuning strategies (${results.mode} mode)`, '', ...strategyTable(), ''].join('\n')
+      await writeFile(join(projectRoot, 'bench', 'results-strategies.json'), JSON.stringify(results, null, 2) + '\n')
+      await writeFile(join(projectRoot, 'bench', 'results-strategies.md'), md)
+      process.stdout.write(md)
+      return
+    }
     // The lag test first, while this process is as lean as the app's main process (no WASM heap yet): forking
     // from a process with gigabytes mapped costs tens of milliseconds of blocked event loop by itself.
     await section('eventLoop', () => benchEventLoop(work, root, files))
@@ -853,6 +975,7 @@ async function main(): Promise<void> {
     await section('finetune', () => benchFinetune(work, loaded, files, root))
     await section('head', () => benchHead())
     await section('phase2', () => benchPhase2(loaded))
+    await section('strategies', () => benchStrategies(work, files, root))
     await section('torch', () => benchTorch())
     // The key comparison again at the end: CPU load from other work changes over a run this long.
     if (!quick) await section('extraction rerun', () => benchExtraction(work, loaded, files, root))

@@ -84,6 +84,31 @@ try {
     console.log(`wrote ${file}`)
   }
 
+  /** Writes one screenshot of the viewport with `locator` scrolled to its top. */
+  async function shootAt(locator, name) {
+    await locator.waitFor({ timeout: 60_000 })
+    await locator.evaluate((el) => el.scrollIntoView({ block: 'start' }))
+    await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur())
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+    const file = join(outDir, `${name}.png`)
+    await page.screenshot({ path: file })
+    console.log(`wrote ${file}`)
+  }
+
+  /** Writes one screenshot of the viewport with a modal dialog scrolled to one of its sections. */
+  async function shootCard(dialog, name, section) {
+    await dialog.waitFor({ timeout: 60_000 })
+    await dialog.evaluate(
+      (el, id) => el.querySelector(`[data-section="${id}"]`)?.scrollIntoView({ block: 'start' }),
+      section,
+    )
+    await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur())
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))))
+    const file = join(outDir, `${name}.png`)
+    await page.screenshot({ path: file })
+    console.log(`wrote ${file}`)
+  }
+
   /** Starts a run on the Train screen and waits for its Results. Takes the Train shot mid-run when asked. */
   async function train(trainShot) {
     if (await $('new-run').count()) await $('new-run').click()
@@ -112,6 +137,13 @@ try {
   await onStep('model')
   await page.locator('[data-testid="model-card"][aria-pressed="true"]').waitFor()
   await shoot('1-model')
+
+  // 1b. The bundled model's card, opened
+  const selectedModel = page.locator('li.model.selected')
+  await selectedModel.locator('[data-testid="show-card"]').click()
+  await selectedModel.locator('[data-testid="model-card-view"]').waitFor()
+  await shootAt(selectedModel, '1b-model-card')
+  await selectedModel.locator('[data-testid="show-card"]').click()
 
   // 2. Data, with the sample report
   await next()
@@ -143,6 +175,18 @@ try {
   await onStep('train')
   await train('6-train')
   await shoot('7-results')
+
+  // 7b. The card every export writes as README.md, previewed in the app
+  await $('export-intended-use').fill('Sorting drawings of simple shapes; a demo of Tunewise.')
+  // Results may still be settling after the run: open the viewer until it stays open.
+  for (let i = 0; i < 5 && !(await $('run-card').isVisible()); i++) {
+    if (!(await $('card-dialog').evaluate((d) => d.open))) await $('preview-card').click()
+    await $('run-card')
+      .waitFor({ timeout: 10_000 })
+      .catch(() => {})
+  }
+  await shootCard($('card-dialog'), '7b-model-card-out', 'results')
+  await $('card-dialog-close').click()
 
   // A second run with a lower learning rate, for History and Compare.
   await $('train-again').click()

@@ -4,12 +4,33 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { defaultRunConfig, runConfigSchema, settingsHelp } from '../shared/run-config'
-import { adviceFor } from '../shared/errors'
+import { defaultRunConfig, mergeSettings, runConfigSchema, settingsHelp } from '../shared/run-config'
 import { configNotes } from '../shared/run-rules'
 import { ZodError } from 'zod'
-import type { DatasetReport, RunConfig, RunDetail } from '../shared/types'
+import type {
+  DatasetReport,
+  LayerInfo,
+  MetricPoint,
+  ModelCard,
+  RunConfig,
+  RunDetail,
+  SplitSummary,
+} from '../shared/types'
 import { AppError } from './errors'
+import {
+  MODELS_COMMAND,
+  cliAdvice,
+  confusionLines,
+  epochsByPhase,
+  errorJson,
+  escapeControl,
+  forCli,
+  formatDuration,
+  modelLines,
+  reportLines,
+  summariseLayers,
+  table,
+} from './cli-text'
 import { forkLauncher } from './tasks/worker-process'
 import { defaultDataDir } from './paths'
 import { createServices, type Services } from './services'
@@ -20,14 +41,18 @@ const HELP = `Tunewise command line
 
   npm run tunewise -- models                      list the model catalogue
   npm run tunewise -- inspect DIR                 report on an image folder (one sub-folder per class)
+  npm run tunewise -- inspect MODEL_ID            a model's card and its layers, block by block
   npm run tunewise -- train --data DIR [--model ID] [--config run.json] [--json]
   npm run tunewise -- runs [--json]               list every run
   npm run tunewise -- compare RUN_A RUN_B [...] [--json]
-  npm run tunewise -- export RUN OUT_DIR          write the trained model (TF.js layers + metadata)
+  npm run tunewise -- export RUN OUT_DIR          write the trained model with its model card (README.md)
+      [--format tfjs|teachable-machine] [--zip]   a TF.js folder (default) or a Teachable Machine one; --zip: one OUT_DIR.zip
+      [--intended-use TEXT] [--force]             the card's intended use; --force replaces files already there
   npm run tunewise -- predict RUN IMAGE           classify one image with a trained run
   npm run demo                                    make a synthetic dataset and fine-tune on it
 
 Add --json to any command for machine-readable output (train prints one JSON object as its last line).
+With --json an error is one line on stdout, {"error":{"code":"…","message":"…"}}, and the exit code is not 0.
 
 --config run.json holds any part of a run's settings; what it leaves out keeps its default, section
 by section (objects merge key by key, arrays and values replace). For example:
@@ -72,11 +97,6 @@ function showMetric(name: string, v: number | null): string {
   return v.toFixed(4)
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)))
-  return rows.map((r) => r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')).join('\n')
-}
-
 /** A run id from the command line, or an AppError saying what was expected. */
 function runId(arg: string | undefined, usage: string): number {
   const id = Number(arg)
@@ -87,37 +107,40 @@ function runId(arg: string | undefined, usage: string): number {
 
 async function call<T>(svc: Services, channel: string, payload: unknown): Promise<T> {
   const result = await svc.router.call(channel, payload)
-  if (!result.ok) throw new AppError(result.error.code, result.error.message)
+  // The services word their messages for the wizard; the command line says where things are set here.
+  if (!result.ok) throw new AppError(result.error.code, forCli(result.error.message))
   return result.value as T
 }
 
 function printReport(r: DatasetReport): void {
-  console.log(
-    `${r.path}: ${r.total} images in ${r.classes.length} classes${r.givenSplit ? ' (given train/val/test split)' : ''}`,
-  )
-  console.log(table([['class', 'images'], ...r.classes.map((c) => [c.name, String(c.count)])]))
-  for (const u of r.unreadable) console.log(`  unreadable: ${u.file}: ${u.reason}`)
-  for (const d of r.duplicates)
-    console.log(`  duplicates${d.crossClass ? ' (across classes)' : ''}: ${d.files.join(', ')}`)
-  for (const w of r.warnings) console.log(`  warning: ${w}`)
-  for (const b of r.blockers) console.log(`  cannot train: ${b}`)
+  for (const line of reportLines(r)) console.log(line)
+}
+
+/**
+ * `inspect MODEL_ID`: the model's card and its layers by block. Layers need the model on this machine (they
+ * are read from its weights once, then kept in the data folder).
+ */
+async function inspectModel(svc: Services, id: string, json: boolean): Promise<number> {
+  const card = (await call<ModelCard[]>(svc, 'models:list', {})).find((m) => m.id === id)
+  if (!card)
+    throw new AppError(
+      'not_found',
+      `'${id}' is neither a folder nor a model id. Give an image folder, or a model id: run ${MODELS_COMMAND} to list them.`,
+    )
+  let layers: LayerInfo[] | null = null
+  let noLayers: string | null = null
+  if (!card.supported) noLayers = 'not listed: Tunewise cannot load this kind of model yet.'
+  else if (!card.available)
+    noLayers = 'listed once the model is on this machine (download it in the app, on the Model step).'
+  else layers = await call<LayerInfo[]>(svc, 'models:layers', { modelId: card.id })
+  const summary = layers ? summariseLayers(layers, card.featureLayer) : null
+  if (json) console.log(JSON.stringify({ model: card, layers: summary, layerList: layers }))
+  else for (const line of modelLines(card, summary, noLayers)) console.log(line)
+  return 0
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
-
-/**
- * Merges `given` onto `base` key by key: nested objects merge, arrays and scalars replace, so a
- * config file can hold only the fields it changes. Neither argument is modified.
- */
-function deepMerge(base: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...base }
-  for (const [key, value] of Object.entries(given)) {
-    const current = out[key]
-    out[key] = isPlainObject(current) && isPlainObject(value) ? deepMerge(current, value) : value
-  }
-  return out
 }
 
 /** Reads a --config file and merges it onto `defaults`; throws an AppError that names the problem. */
@@ -134,7 +157,7 @@ function loadConfig(file: string, defaults: RunConfig, overrides: Partial<RunCon
       'invalid_input',
       `The config file ${file} must hold a JSON object, like {"hyper": {"epochs": 5}}.`,
     )
-  const merged = deepMerge(defaults as unknown as Record<string, unknown>, { ...given, ...overrides })
+  const merged = mergeSettings(defaults as unknown as Record<string, unknown>, { ...given, ...overrides })
   try {
     return runConfigSchema.parse(merged)
   } catch (err) {
@@ -163,7 +186,11 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
       ...(flagModel ? { modelId: flagModel } : {}),
     })
   const notes = configNotes(config)
-  if (!json) for (const note of notes) console.log(`note: ${note}`)
+  if (!json) for (const note of notes) console.log(`note: ${escapeControl(note)}`)
+  // The split's own warnings (a class too small to test, a missing val/ folder) join the scan's.
+  const split = await call<SplitSummary>(svc, 'splits:preview', { datasetId: report.id, ratios: config.split })
+  if (!json) for (const w of split.warnings) console.log(`  warning: ${escapeControl(w)}`)
+  const dataWarnings = [...report.warnings, ...split.warnings]
   const { runId } = await call<{ runId: number }>(svc, 'runs:start', { config })
   // Ctrl-C (or a kill) cancels the run: it ends 'cancelled' and its worker stops before the CLI exits.
   const stop = (): void => {
@@ -195,7 +222,7 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
       if (line !== lastLine && process.stdout.isTTY) process.stdout.write(`\r${line.slice(0, 140).padEnd(140)}`)
       lastLine = line
     } else if (event === 'run:log') {
-      console.log(`\n${(payload as { message: string }).message}`)
+      console.log(`\n${escapeControl((payload as { message: string }).message)}`)
     }
   })
   await svc.jobs.whenIdle()
@@ -205,6 +232,16 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
   const run = await call<RunDetail>(svc, 'runs:get', { runId })
   const val = run.evaluations.find((e) => e.split === 'val')
   const test = run.evaluations.find((e) => e.split === 'test')
+  const curves = (await call<Record<number, MetricPoint[]>>(svc, 'runs:metrics', { runIds: [runId] }))[runId] ?? []
+  const byPhase = epochsByPhase(curves)
+  const epochs = {
+    /** Distinct (phase, epoch) pairs, as Compare's "Epochs run". */
+    run: Object.values(byPhase).reduce((n, e) => n + e, 0),
+    phase1: byPhase[1] ?? 0,
+    phase2: byPhase[2] ?? 0,
+    phase1Planned: run.config.hyper.epochs,
+    stoppedEarly: run.status === 'succeeded' && (byPhase[1] ?? 0) < run.config.hyper.epochs,
+  }
   if (json) {
     console.log(
       JSON.stringify({
@@ -213,18 +250,36 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
         backend: run.backend,
         error: run.error,
         errorCode: run.errorCode,
-        advice: run.errorCode ? adviceFor(run.errorCode).advice : null,
+        advice: run.errorCode ? cliAdvice(run.errorCode) : null,
         config: run.config,
         notes,
+        dataWarnings,
+        epochs,
+        durationMs: run.durationMs,
         metrics: {
           val: val ? { accuracy: val.accuracy, loss: val.loss, best: run.bestValAccuracy } : null,
-          test: test ? { accuracy: test.accuracy, loss: test.loss, perClass: test.perClass } : null,
+          test: test
+            ? {
+                accuracy: test.accuracy,
+                loss: test.loss,
+                perClass: test.perClass,
+                /** confusion.matrix[true][predicted], rows and columns in `labels` order. */
+                confusion: { labels: test.labels, matrix: test.confusion },
+              }
+            : null,
         },
       }),
     )
   } else {
-    console.log(`\nRun ${runId}: ${run.status}${run.error ? ` — ${run.error}` : ''} (backend ${run.backend ?? '?'})`)
-    if (run.errorCode) console.log(`What to do: ${adviceFor(run.errorCode).advice}`)
+    console.log(
+      `\nRun ${runId}: ${run.status}${run.error ? ` — ${escapeControl(run.error)}` : ''} (backend ${run.backend ?? '?'})`,
+    )
+    if (run.errorCode) console.log(`What to do: ${cliAdvice(run.errorCode)}`)
+    console.log(
+      `Trained ${epochs.run} epoch${epochs.run === 1 ? '' : 's'} (phase 1: ${epochs.phase1} of ${epochs.phase1Planned}` +
+        `${epochs.stoppedEarly ? ', stopped early' : ''}${epochs.phase2 ? `; phase 2: ${epochs.phase2}` : ''})` +
+        `${run.durationMs !== null ? ` in ${formatDuration(run.durationMs)}` : ''}.`,
+    )
     if (test) {
       console.log(`Validation accuracy ${pct(val?.accuracy)}, test accuracy ${pct(test.accuracy)}`)
       console.log(
@@ -233,6 +288,7 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
           ...test.perClass.map((c) => [c.label, pct(c.precision), pct(c.recall), pct(c.f1), String(c.support)]),
         ]),
       )
+      for (const line of confusionLines(test.labels, test.confusion)) console.log(line)
     }
   }
   return run.status === 'succeeded' ? 0 : run.status === 'cancelled' ? 130 : 1
@@ -246,8 +302,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(HELP)
     return 0
   }
+  // `inspect X` where X is no file or folder here: X names a model (or nothing), which only reads.
+  const inspectsModel = command === 'inspect' && rest[0] !== undefined && !existsSync(rest[0])
   // Read commands never take the data folder's lock, so they never disturb an app that trains.
-  const reader = ['models', 'runs', 'compare'].includes(command)
+  const reader = ['models', 'runs', 'compare'].includes(command) || inspectsModel
   const svc = createServices({
     dataDir: defaultDataDir(),
     mode: 'browser',
@@ -296,7 +354,12 @@ async function main(argv: string[]): Promise<number> {
         return 0
       }
       case 'inspect': {
-        if (!rest[0]) throw new AppError('invalid_input', 'Give a folder: inspect DIR')
+        if (!rest[0])
+          throw new AppError(
+            'invalid_input',
+            `Give an image folder or a model id: inspect DIR, or inspect MODEL_ID (${MODELS_COMMAND} lists them).`,
+          )
+        if (inspectsModel) return await inspectModel(svc, rest[0], json)
         const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(rest[0]) })
         if (json)
           console.log(
@@ -375,17 +438,55 @@ async function main(argv: string[]): Promise<number> {
         return 0
       }
       case 'export': {
-        const [run, outDir] = rest
-        if (!run || !outDir) throw new AppError('invalid_input', 'Usage: export RUN OUT_DIR')
-        const res = await call<{ dir: string; files: string[]; agreement: number; maxDifference: number }>(
-          svc,
-          'runs:export',
-          { runId: runId(run, 'export RUN OUT_DIR'), dir: resolve(outDir) },
-        )
+        // --force and --zip take no value: a word after them is still a positional argument.
+        const positional = [...rest]
+        for (const flag of ['force', 'zip']) {
+          const v = args.flags[flag]
+          if (typeof v === 'string') positional.push(v)
+        }
+        const [run, outDir] = positional
+        const usage = 'export RUN OUT_DIR [--format tfjs|teachable-machine] [--zip] [--force] [--intended-use TEXT]'
+        if (!run || !outDir) throw new AppError('invalid_input', `Usage: ${usage}`)
+        const formatFlag = args.flags.format
+        const format =
+          formatFlag === undefined || formatFlag === 'tfjs'
+            ? 'tfjs'
+            : formatFlag === 'teachable-machine' || formatFlag === 'tm'
+              ? 'teachable-machine'
+              : null
+        if (!format)
+          throw new AppError(
+            'invalid_input',
+            `--format must be 'tfjs' or 'teachable-machine', not '${String(formatFlag)}'. Usage: ${usage}`,
+          )
+        const intendedUse = typeof args.flags['intended-use'] === 'string' ? args.flags['intended-use'] : undefined
+        let res: {
+          dir: string
+          files: string[]
+          replaced: string[]
+          agreement: number
+          maxDifference: number
+        }
+        try {
+          res = await call(svc, 'runs:export', {
+            runId: runId(run, usage),
+            dir: resolve(outDir),
+            overwrite: args.flags.force !== undefined,
+            format,
+            zip: args.flags.zip !== undefined,
+            ...(intendedUse ? { intendedUse } : {}),
+          })
+        } catch (err) {
+          // Never over files without being told: say how to tell.
+          if (err instanceof AppError && err.code === 'conflict' && /already (holds|exists)/.test(err.message))
+            throw new AppError('conflict', `${err.message} Nothing was written. Add --force to replace them.`)
+          throw err
+        }
         if (json) console.log(JSON.stringify(res))
         else
           console.log(
-            `Wrote ${res.files.join(', ')} to ${res.dir}. Re-evaluated: ${pct(res.agreement)} agreement (max difference ${res.maxDifference.toExponential(1)}).`,
+            `Wrote ${res.files.join(', ')} to ${res.dir}${res.replaced.length ? ` (replaced ${res.replaced.join(', ')})` : ''}. ` +
+              `Re-checked: ${pct(res.agreement)} agreement (max difference ${res.maxDifference.toExponential(1)}); README.md records it.`,
           )
         return 0
       }
@@ -402,7 +503,9 @@ async function main(argv: string[]): Promise<number> {
         return 0
       }
       default:
-        console.error(`Unknown command '${command}'.\n\n${HELP}`)
+        if (json)
+          console.log(errorJson('invalid_input', `Unknown command '${command}'. Run \`npm run tunewise -- help\`.`))
+        else console.error(`Unknown command '${escapeControl(command)}'.\n\n${HELP}`)
         return 2
     }
   } finally {
@@ -413,6 +516,10 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2))
   .then((code) => process.exit(code))
   .catch((err: unknown) => {
-    console.error(err instanceof AppError ? err.message : err instanceof Error ? err.message : String(err))
+    const code = err instanceof AppError ? err.code : 'internal'
+    const message = err instanceof Error ? err.message : String(err)
+    // With --json an error is JSON too, on stdout where the result would have been: one parse serves both.
+    if (process.argv.slice(2).includes('--json')) console.log(errorJson(code, message))
+    else console.error(escapeControl(message))
     process.exit(1)
   })

@@ -72,6 +72,8 @@ const WRITE_CHANNELS: readonly Channel[] = [
   'runs:export',
   'runs:predict',
   'tasks:cancel',
+  'runs:lr-find',
+  'datasets:suspects',
 ]
 
 function readOnlyHandlers(handlers: Handlers, holder: LockHolder | null): Handlers {

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod'
 import { runConfigSchema, splitRatiosSchema } from './run-config'
-import type { TaskInfo } from './tasks'
+import type { ExportOutput, SuspectImage, TaskInfo } from './tasks'
 import type {
   AppInfo,
   DatasetReport,
@@ -12,6 +12,7 @@ import type {
   LayerInfo,
   MetricPoint,
   ModelCard,
+  RunCard,
   RunConfig,
   RunDetail,
   RunProgress,
@@ -165,8 +166,23 @@ export const contract = {
       dir: path,
       /** Replace what an earlier export left in a non-empty folder; without it, such a folder is refused. */
       overwrite: z.boolean().default(false),
+      /** 'tfjs': a TF.js layers folder; 'teachable-machine': a folder Teachable Machine's image library loads. */
+      format: z.enum(['tfjs', 'teachable-machine']).default('tfjs'),
+      /** One .zip file (`dir` + '.zip' unless it ends so) instead of a folder. */
+      zip: z.boolean().default(false),
+      /** What the model is for, in the user's words: the card's "Intended use". */
+      intendedUse: z.string().max(5000).optional(),
     }),
-    output: out<{ dir: string; files: string[]; maxDifference: number; agreement: number }>(),
+    output: out<ExportOutput>(),
+  },
+  /** The run's model card as an export would write it (without the export-time check). */
+  'runs:card': {
+    input: z.strictObject({
+      runId,
+      format: z.enum(['tfjs', 'teachable-machine']).default('tfjs'),
+      intendedUse: z.string().max(5000).optional(),
+    }),
+    output: out<RunCard>(),
   },
   'runs:predict': {
     input: z
@@ -190,6 +206,14 @@ export const contract = {
     output: out<{ filename: string; content: string }>(),
   },
   'runs:import-settings': { input: z.strictObject({ json: z.string().max(1_000_000) }), output: out<RunConfig>() },
+
+  /** The learning-rate range test for a config's model, dataset, split and head (training images only). */
+  'runs:lr-find': {
+    input: z.strictObject({ config: runConfigSchema }),
+    output: out<{ points: { lr: number; loss: number }[]; suggestion: number }>(),
+  },
+  /** Images of a config's dataset whose labels look wrong, most confidently contradicted first. */
+  'datasets:suspects': { input: z.strictObject({ config: runConfigSchema }), output: out<SuspectImage[]>() },
 
   'tasks:list': { input: z.strictObject({}), output: out<TaskInfo[]>() },
   'tasks:cancel': {

@@ -6,6 +6,12 @@
  */
 import type { MetricPoint } from './types'
 
+/**
+ * The numbers a phase trains, reported with every epoch by the engine (split `train`), so History and
+ * Compare can show what a strategy cost.
+ */
+export const TRAINABLE_PARAMS_METRIC = 'trainable_params'
+
 /** Points of one finished epoch from Keras-style values: `val_acc` becomes split `val`, name `acc`. */
 export function epochPoints(phase: number, epoch: number, t: number, values: Record<string, number>): MetricPoint[] {
   const points: MetricPoint[] = []

@@ -8,6 +8,8 @@
  * `config.<path>` where the engine needs it. See README "Adding a setting".
  */
 import { z } from 'zod'
+// run-rules imports only types from this file, so this runtime import makes no cycle.
+import { configConflicts } from './run-rules'
 
 /** Where a field is shown in the wizard (each group is a panel of one step). */
 export type FieldGroup =
@@ -21,6 +23,7 @@ export type FieldGroup =
   | 'early-stopping'
   | 'loss'
   | 'phase2'
+  | 'adapters'
   | 'augment'
 
 /** A field is shown only when another field has one of the given values. */
@@ -166,20 +169,22 @@ export const runFields = {
   freeze: {
     preset: choice({
       label: 'What trains',
-      help: 'Only a new head (fast), the top blocks of the model, everything, or layers you choose.',
+      help: 'Only a new head (fast), the top blocks too, small LoRA adapters, a LoReFT nudge inside the model, everything, or layers you choose.',
       default: 'feature-extraction',
       options: [
-        { value: 'feature-extraction', label: 'New head only (feature extraction)' },
-        { value: 'top-blocks', label: 'Top blocks' },
+        { value: 'feature-extraction', label: 'Train only a new head' },
+        { value: 'top-blocks', label: 'Also adjust the top blocks' },
+        { value: 'lora', label: 'Adapters (LoRA)' },
+        { value: 'loreft', label: 'Representation tuning (LoReFT)' },
         { value: 'full', label: 'Everything' },
-        { value: 'custom', label: 'Chosen layers' },
+        { value: 'custom', label: 'Custom' },
       ],
       group: 'freeze',
       custom: true,
     }),
     topBlocks: num({
-      label: 'Blocks to unfreeze',
-      help: 'How many blocks at the top of the model train in phase 2.',
+      label: 'Blocks at the top',
+      help: 'How many blocks at the top of the model train in phase 2 (top blocks), or get LoRA adapters when no layers are chosen.',
       default: 2,
       min: 0,
       max: 100,
@@ -188,17 +193,24 @@ export const runFields = {
       unit: 'blocks',
       noun: 'a number of blocks',
       group: 'freeze',
-      visibleWhen: { path: 'freeze.preset', in: ['top-blocks'] },
+      visibleWhen: { path: 'freeze.preset', in: ['top-blocks', 'lora'] },
       custom: true,
     }),
     trainableLayers: nameList({
       label: 'Chosen layers',
-      help: 'Names of the model layers that train in phase 2.',
+      help: 'Names of the model layers that train in phase 2 (Custom).',
       default: [],
       maxItems: 2000,
       maxLength: 200,
       group: 'freeze',
       custom: true,
+    }),
+    batchNormStatistics: flag({
+      label: 'BatchNorm learns from each batch',
+      help: 'Off (recommended): unfrozen BatchNorm layers keep their pretrained statistics and only adjust their scale and shift. On: they normalise with each small batch and move their statistics, which often makes fine-tuning worse.',
+      default: false,
+      group: 'freeze',
+      visibleWhen: { path: 'freeze.preset', in: ['top-blocks', 'full', 'custom'] },
     }),
   },
   head: {
@@ -436,13 +448,15 @@ export const runFields = {
   },
   phase2: {
     enabled: flag({
-      label: 'Fine-tune the unfrozen layers (phase 2)',
-      help: 'After the head has learned, train the unfrozen layers with it at a smaller learning rate.',
+      label: 'Phase 2: train more than the head',
+      help: 'After the head has learned, train what the strategy adds (unfrozen layers or adapters) together with it. Every strategy but “Train only a new head” needs it.',
       default: false,
       group: 'phase2',
-      enabledWhen: { path: 'freeze.preset', in: ['top-blocks', 'full', 'custom'] },
+      // The Freeze step sets it with the strategy; a config where the two disagree is refused (run-rules configConflicts).
+      custom: true,
+      enabledWhen: { path: 'freeze.preset', in: ['top-blocks', 'lora', 'loreft', 'full', 'custom'] },
       disabledReason:
-        'With “New head only” no layer of the model is unfrozen, so there is nothing for phase 2 to train.',
+        'With “Train only a new head” nothing but the head trains, so there is nothing for phase 2 to train.',
     }),
     lrFactor: num({
       label: 'Learning-rate factor',
@@ -460,7 +474,7 @@ export const runFields = {
     }),
     epochs: num({
       label: 'Phase 2 epochs',
-      help: 'Passes over the training images while the unfrozen layers train.',
+      help: 'Passes over the training images while the unfrozen layers or adapters train.',
       default: 5,
       min: 1,
       max: 1000,
@@ -471,6 +485,65 @@ export const runFields = {
       group: 'phase2',
       enabledWhen: { path: 'phase2.enabled', in: [true] },
       disabledReason: 'Phase 2 is off.',
+    }),
+  },
+  adapters: {
+    loraRank: num({
+      label: 'LoRA rank',
+      help: 'How much the adapter may change the model: the size of each low-rank update. Higher can learn more and adds numbers to train.',
+      default: 8,
+      min: 1,
+      max: 64,
+      integer: true,
+      step: 1,
+      unit: '',
+      noun: 'a rank',
+      group: 'adapters',
+      visibleWhen: { path: 'freeze.preset', in: ['lora'] },
+    }),
+    loraAlpha: num({
+      label: 'LoRA strength (α)',
+      help: 'Scales what the adapters add, by α ÷ rank. Usually twice the rank.',
+      default: 16,
+      min: 0,
+      max: 1024,
+      minExclusive: true,
+      step: 1,
+      unit: '',
+      noun: 'a strength',
+      group: 'adapters',
+      visibleWhen: { path: 'freeze.preset', in: ['lora'] },
+    }),
+    loraTargets: nameList({
+      label: 'Adapted layers',
+      help: 'Names of the convolution and dense layers that get LoRA adapters. Empty: those of the top blocks.',
+      default: [],
+      maxItems: 2000,
+      maxLength: 200,
+      group: 'adapters',
+      custom: true,
+    }),
+    reftRank: num({
+      label: 'LoReFT rank',
+      help: 'How many directions inside the model the nudge may move. A few are enough for most image sets.',
+      default: 4,
+      min: 1,
+      max: 16,
+      integer: true,
+      step: 1,
+      unit: '',
+      noun: 'a rank',
+      group: 'adapters',
+      visibleWhen: { path: 'freeze.preset', in: ['loreft'] },
+    }),
+    reftLayers: nameList({
+      label: 'Nudged layers',
+      help: 'Names of the layers whose output LoReFT nudges. Empty: the output of the third block from the top.',
+      default: [],
+      maxItems: 50,
+      maxLength: 200,
+      group: 'adapters',
+      custom: true,
     }),
   },
   augment: {
@@ -668,10 +741,18 @@ export const splitRatiosSchema = objectSchema(runFields.split)
   RunSettings['split']
 >
 
-/** The schema main checks every run config with. Built from the table, so limits cannot drift. */
+/**
+ * The schema main checks every run config with. Built from the table, so limits cannot drift. Settings that
+ * cannot act together (phase 2 with nothing to train, unfrozen layers that would never train) are refused
+ * with the reason by one rule shared with the wizard: `configConflicts` in run-rules.ts.
+ */
 export const runConfigSchema = objectSchema(runFields)
   .extend({ modelId: id, datasetId: id, split: splitRatiosSchema })
-  .strict() as unknown as z.ZodType<RunConfig>
+  .strict()
+  .superRefine((value, ctx) => {
+    for (const c of configConflicts(value as unknown as RunConfig))
+      ctx.addIssue({ code: 'custom', message: c.message, path: c.path.split('.') })
+  }) as unknown as z.ZodType<RunConfig>
 
 // ---------------------------------------------------------------- defaults and presets
 
@@ -686,6 +767,23 @@ function defaultsOf(node: Record<string, unknown>): Record<string, unknown> {
 export function defaultRunConfig(modelId: string, datasetId: string, name?: string): RunConfig {
   const settings = defaultsOf(runFields) as RunSettings
   return { ...settings, name: name ?? settings.name, modelId, datasetId }
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+/**
+ * Merges `given` onto `base` key by key: nested objects merge, arrays and values replace. A settings
+ * file from an older Tunewise (without settings added since) keeps every new setting's default.
+ */
+export function mergeSettings(base: Record<string, unknown>, given: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(given)) {
+    const current = out[key]
+    out[key] = isPlainObject(current) && isPlainObject(value) ? mergeSettings(current, value) : value
+  }
+  return out
 }
 
 export type HyperParams = RunSettings['hyper']

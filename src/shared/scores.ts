@@ -38,7 +38,13 @@ export function accuracyOf(ev: Pick<Evaluation, 'confusion'>): Interval {
 export function recallsOf(ev: Pick<Evaluation, 'confusion' | 'labels'>): { label: string; recall: Interval }[] {
   return ev.labels.map((label, i) => {
     const row = ev.confusion[i] ?? []
-    return { label, recall: wilson(row[i] ?? 0, row.reduce((a, b) => a + b, 0)) }
+    return {
+      label,
+      recall: wilson(
+        row[i] ?? 0,
+        row.reduce((a, b) => a + b, 0),
+      ),
+    }
   })
 }
 

@@ -4,7 +4,18 @@
  * training job, the model tasks, the extraction shards). Pure TypeScript.
  */
 import type { ErrorInfo } from './errors'
-import type { DatasetReport, Evaluation, LayerInfo, MetricPoint, ModelCard, RunConfig, RunProgress } from './types'
+import type {
+  DatasetReport,
+  Evaluation,
+  ExportFormat,
+  LayerInfo,
+  MetricPoint,
+  ModelCard,
+  RunCard,
+  RunConfig,
+  RunDetail,
+  RunProgress,
+} from './types'
 
 /** What a training task trains on; main resolves it so the worker never opens the database. */
 export interface TrainInput {
@@ -29,10 +40,52 @@ export type TrainEvent =
   | { type: 'artifact'; kind: string; path: string }
 
 export interface ExportOutput {
+  /** The folder written, or the .zip file. */
   dir: string
+  /** The files of the export (inside the .zip when `zip`). */
   files: string[]
+  /** Files of an earlier export that were replaced (only after the user confirmed). */
+  replaced: string[]
   maxDifference: number
   agreement: number
+  format: ExportFormat
+  zip: boolean
+  /** The model card written as README.md, with the check's result. */
+  card: RunCard
+}
+
+/** What the export worker needs: main resolves the run, its base model's card and its data. */
+export interface ExportInput {
+  modelDir: string
+  outDir: string
+  datasetPath: string
+  evaluation: Evaluation | null
+  format: ExportFormat
+  zip: boolean
+  overwrite: boolean
+  /** The card's facts main knows (run, base model, split counts, data report, intended use). */
+  card: ExportCardFacts
+}
+
+/** The run card's inputs that main gathers (see src/main/ml/export/model-card.ts `RunCardInput`). */
+export interface ExportCardFacts {
+  run: Pick<
+    RunDetail,
+    | 'id'
+    | 'name'
+    | 'config'
+    | 'evaluations'
+    | 'backend'
+    | 'backendReason'
+    | 'durationMs'
+    | 'finishedAt'
+    | 'testAccuracy'
+  >
+  base: Pick<ModelCard, 'id' | 'name' | 'license' | 'licenseKind' | 'card' | 'source'>
+  datasetName: string
+  splitCounts: { label: string; train: number | null; val: number; test: number }[] | null
+  dataset: Pick<DatasetReport, 'warnings' | 'tinyClasses' | 'sizes' | 'duplicates'> | null
+  intendedUse?: string
 }
 
 /** What a scan returns: the report and the readable images (with content hashes). */
@@ -49,6 +102,24 @@ export interface ScanOutput {
     givenSplit?: 'train' | 'val' | 'test'
     dhash?: string
   }[]
+}
+
+/** What the diagnostics run on: the run's settings and the images with their labels. */
+export interface DiagnosticsInput {
+  config: RunConfig
+  dataDir: string
+  datasetPath: string
+  examples: { file: string; label: string }[]
+  labels: string[]
+}
+
+/** An image whose label looks wrong: a head that never saw it says `suggested`, by `margin`. */
+export interface SuspectImage {
+  file: string
+  label: string
+  suggested: string
+  /** Probability of the suggested class minus that of the given label (0..1). */
+  margin: number
 }
 
 /** One feature-extraction shard: a worker loads the saved base and fills the shared disk cache. */
@@ -81,12 +152,20 @@ export interface TaskMap {
   layers: { input: { modelId: string; dataDir: string }; output: LayerInfo[]; event: never }
   import: { input: { folder: string; dataDir: string }; output: ModelCard; event: never }
   download: { input: { modelId: string; dataDir: string }; output: ModelCard; event: never }
-  /** Copy a run's model to `outDir`, load it back and re-evaluate the test split. */
+  /** Write a run's model to `outDir` in a format with its model card, load it back and re-check the test split. */
   export: {
-    input: { modelDir: string; outDir: string; datasetPath: string; evaluation: Evaluation | null }
+    input: ExportInput
     output: ExportOutput
     event: never
   }
+  /** The learning-rate range test on the base's cached features (seconds). */
+  'lr-find': {
+    input: DiagnosticsInput
+    output: { points: { lr: number; loss: number }[]; suggestion: number }
+    event: never
+  }
+  /** Out-of-fold predictions of k heads: images whose label a head that never saw them contradicts. */
+  suspects: { input: DiagnosticsInput; output: SuspectImage[]; event: never }
   /** Read a dataset folder: every file checked, hashed and decoded, outside the main process. */
   scan: { input: { root: string }; output: ScanOutput; event: never }
   predict: {
@@ -103,6 +182,8 @@ export type TaskEvent<K extends TaskKind> = TaskMap[K]['event']
 
 export const taskKinds: readonly TaskKind[] = [
   'scan',
+  'lr-find',
+  'suspects',
   'train',
   'extract',
   'probe',
@@ -116,6 +197,8 @@ export const taskKinds: readonly TaskKind[] = [
 /** What the user reads for a task in the task list. */
 export const taskLabels: Record<TaskKind, string> = {
   scan: 'Reading a folder of images',
+  'lr-find': 'Looking for a good learning rate',
+  suspects: 'Looking for mislabelled images',
   train: 'Training',
   extract: 'Reading images',
   probe: 'Measuring this machine’s speed',

@@ -213,6 +213,10 @@ export interface RunSummary {
   tags: string[]
   notes: string
   starred: boolean
+  /** What trained, in one line (`describeStrategy` of the stored config); null when the config is damaged. */
+  strategy: string | null
+  /** Most numbers any phase trained (the engine's `trainable_params` metric); null before the first epoch. */
+  trainableParams: number | null
 }
 
 export interface RunDetail extends RunSummary {
@@ -260,7 +264,8 @@ export interface AppInfo {
 }
 
 /** The fields of a model card a reader sees, in order. */
-export type ModelCardField = 'summary' | 'trainedOn' | 'input' | 'preprocessing' | 'size' | 'license' | 'limitations' | 'origin'
+export type ModelCardField =
+  'summary' | 'trainedOn' | 'input' | 'preprocessing' | 'size' | 'license' | 'limitations' | 'origin'
 
 /** A license in plain words: may I sell an app with it, must I credit? */
 export interface LicenseInfo {

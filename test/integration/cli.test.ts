@@ -69,14 +69,30 @@ interface TrainOutput {
   backend: string
   error: string | null
   config: RunConfig
+  dataWarnings: string[]
+  epochs: { run: number; phase1: number; phase2: number; phase1Planned: number; stoppedEarly: boolean }
+  durationMs: number | null
   metrics: {
     val: { accuracy: number; loss: number; best: number | null } | null
     test: {
       accuracy: number
       loss: number
       perClass: { label: string; precision: number; recall: number; f1: number; support: number }[]
+      confusion: { labels: string[]; matrix: number[][] }
     } | null
   }
+}
+
+interface ErrorOutput {
+  error: { code: string; message: string }
+}
+
+/** Copies the first `n` images of a sample class into `dir` (made if needed), as `name(i)`. */
+function copyImages(label: string, dir: string, n: number, name = (i: number) => `${label}-${i}.png`): void {
+  mkdirSync(dir, { recursive: true })
+  readdirSync(join(sample, label))
+    .slice(0, n)
+    .forEach((f, i) => copyFileSync(join(sample, label, f), join(dir, name(i))))
 }
 
 interface CompareOutput {
@@ -117,7 +133,8 @@ describe('tunewise CLI', () => {
     const r = await run('inspect', dir)
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/10 images in 2 classes/)
-    expect(r.stdout).toMatch(/unreadable: star\/broken\.jpg/)
+    // One line per kind of problem, naming the file.
+    expect(r.stdout).toMatch(/^ {2}1 file: .+ \(star\/broken\.jpg\)\./m)
     const json = lastJsonLine<{ total: number; unreadable: { file: string }[]; blockers: string[] }>(
       await run('inspect', dir, '--json'),
     )
@@ -133,8 +150,12 @@ describe('tunewise CLI', () => {
       copyFileSync(join(sample, 'circle', f), join(dir, 'cats', f))
     const r = await run('train', '--data', dir, '--json')
     expect(r.code).not.toBe(0)
-    expect(r.stderr).toMatch(/one class.*cats/i)
-    expect(r.stderr).not.toMatch(/\n\s+at /)
+    // With --json the error is JSON too: one line on stdout.
+    expect(r.stdout.trim().split('\n')).toHaveLength(1)
+    expect(lastJsonLine<ErrorOutput>(r)).toEqual({
+      error: { code: 'invalid_input', message: expect.stringMatching(/one class.*cats/i) },
+    })
+    expect(r.stdout + r.stderr).not.toMatch(/\n\s+at /)
     const runs = lastJsonLine<RunSummary[]>(await run('runs', '--json'))
     expect(runs).toEqual([])
   })
@@ -159,6 +180,124 @@ describe('tunewise CLI', () => {
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain('hyper.learningRate')
     expect(r.stderr).toContain(numberMessage(numberField('hyper.learningRate')))
+  })
+
+  describe('output for people and for scripts', () => {
+    const messy = join(home, 'messy')
+
+    beforeAll(() => {
+      copyImages('circle', join(messy, 'circle'), 8)
+      copyImages('star', join(messy, 'star'), 8)
+      // A name with a line break and one with a terminal escape (it would turn the terminal red).
+      copyImages('square', join(messy, 'circle'), 1, () => 'two\nlines.png')
+      copyImages('triangle', join(messy, '\u001b[31mred'), 4)
+      // Hundreds of problems of two kinds, and 30 more classes than a table should show.
+      for (let i = 0; i < 300; i++) writeFileSync(join(messy, 'star', `notes-${i}.txt`), 'x')
+      for (let i = 0; i < 40; i++) writeFileSync(join(messy, 'star', `broken-${i}.jpg`), 'not a picture')
+      for (let c = 0; c < 30; c++) copyImages('square', join(messy, `extra-${String(c).padStart(2, '0')}`), 2)
+    })
+
+    it('--json prints errors as one line of {"error":{"code","message"}} and exits non-zero', async () => {
+      for (const [args, code, exit] of [
+        [['train', '--data', join(home, 'no-such-folder'), '--json'], 'bad_data', 1],
+        [['inspect', 'no-such-model', '--json'], 'not_found', 1],
+        [['predict', '12345', join(sample, 'star'), '--json'], 'not_found', 1],
+        [['frobnicate', '--json'], 'invalid_input', 2],
+      ] as const) {
+        const r = await run(...args)
+        expect(r.code, args.join(' ')).toBe(exit)
+        expect(r.stdout.trim().split('\n'), args.join(' ')).toHaveLength(1)
+        const out = lastJsonLine<ErrorOutput>(r)
+        expect(Object.keys(out)).toEqual(['error'])
+        expect(Object.keys(out.error).sort()).toEqual(['code', 'message'])
+        expect(out.error.code, args.join(' ')).toBe(code)
+        expect(out.error.message.length).toBeGreaterThan(10)
+        expect(r.stderr).toBe('')
+      }
+      // A message that names a file with a line break still makes one JSON line.
+      const bad = await run('train', '--data', join(home, 'no\nsuch'), '--json')
+      expect(bad.stdout.trim().split('\n')).toHaveLength(1)
+      expect(lastJsonLine<ErrorOutput>(bad).error.message).toContain('no\nsuch')
+    })
+
+    it('words errors for the command line, not for the wizard', async () => {
+      const r = await run('train', '--data', messy, '--model', 'no-such-model')
+      expect(r.code).not.toBe(0)
+      expect(r.stderr).toMatch(
+        /'no-such-model' is not in the catalogue\. Run `npm run tunewise -- models` to list them\./,
+      )
+      expect(r.stderr).not.toMatch(/Model step/)
+      const json = lastJsonLine<ErrorOutput>(await run('train', '--data', messy, '--model', 'no-such-model', '--json'))
+      expect(json.error).toMatchObject({
+        code: 'not_found',
+        message: expect.stringContaining('npm run tunewise -- models'),
+      })
+      expect(json.error.message).not.toMatch(/step/i)
+    })
+
+    it('inspect MODEL_ID prints the model card and its layers block by block', async () => {
+      const r = await run('inspect', 'mobilenet-v2-nsfwjs')
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toMatch(/^mobilenet-v2-nsfwjs: MobileNetV2.*image-classification, ready$/m)
+      expect(r.stdout).toMatch(/^ {2}Trained on: .*ImageNet/m)
+      // FINDINGS.md: 162 layers, 2,619,461 parameters; the base up to flatten_1 has 2,257,984.
+      expect(r.stdout).toMatch(
+        /^Layers: 162 layers, 2,619,461 parameters\. The base \(up to flatten_1\) keeps .* 2,257,984 parameters/m,
+      )
+      expect(r.stdout).toMatch(/^block_16\s+8\s+[\d,]+\s+7×7×320$/m)
+      expect(r.stdout).toMatch(/^old-head\s+5\s+361,477\s+5\s+replaced by the new head$/m)
+      expect(r.stdout.split('\n').length).toBeLessThan(40)
+
+      const json = lastJsonLine<{
+        model: { id: string; featureLayer: string }
+        layers: { count: number; parameters: number; base: { parameters: number }; blocks: { name: string }[] }
+        layerList: { name: string }[]
+      }>(await run('inspect', 'mobilenet-v2-nsfwjs', '--json'))
+      expect(json.model).toMatchObject({ id: 'mobilenet-v2-nsfwjs', featureLayer: 'flatten_1' })
+      expect(json.layers).toMatchObject({ count: 162, parameters: 2_619_461, base: { parameters: 2_257_984 } })
+      expect(json.layers.blocks.map((b) => b.name)).toContain('block_0')
+      expect(json.layerList).toHaveLength(162)
+
+      // A model that is not on this machine: its card, and why its layers are not listed.
+      const online = await run('inspect', 'mobilenet-v1-025-224')
+      expect(online.code, online.stderr).toBe(0)
+      expect(online.stdout).toMatch(/^mobilenet-v1-025-224: .*not on this machine yet$/m)
+      expect(online.stdout).toMatch(/^Layers: listed once the model is on this machine/m)
+    })
+
+    it('escapes control characters in file and class names, so a table keeps its rows', async () => {
+      const r = await run('inspect', messy)
+      expect(r.code, r.stderr).toBe(0)
+      // eslint-disable-next-line no-control-regex -- looking for the raw escape character
+      expect(r.stdout).not.toMatch(/\u001b/)
+      expect(r.stdout).toMatch(/^\\x1b\[31mred\s+4$/m)
+      expect(r.stdout).toContain('circle/two\\nlines.png')
+      expect(r.stdout).not.toMatch(/^lines\.png/m)
+      // The class table: a header and one row a class shown, each `name  count`.
+      const lines = r.stdout.split('\n')
+      const header = lines.findIndex((l) => /^class\s+images$/.test(l))
+      for (const row of lines.slice(header + 1, header + 21)) expect(row).toMatch(/^\S+\s+\d+$/)
+    })
+
+    it('summarises long lists: problems grouped with a few examples, the class table capped', async () => {
+      const r = await run('inspect', messy)
+      expect(r.code, r.stderr).toBe(0)
+      const lines = r.stdout.trimEnd().split('\n')
+      // 340 problems, 33 classes, copies: a few dozen lines, not one per file.
+      expect(lines.length).toBeLessThan(40)
+      const notImages = lines.filter((l) => /^ {2}300 files: Not an image file/.test(l))
+      expect(notImages).toHaveLength(1)
+      expect(notImages[0]).toMatch(/\(star\/notes-0\.txt, star\/notes-1\.txt, star\/notes-10\.txt and 297 more\)/)
+      expect(lines.filter((l) => /^ {2}40 files: /.test(l))).toHaveLength(1)
+      expect(r.stdout).not.toMatch(/notes-(2|5|99)\.txt/)
+      // Classes by name: the last 12 extra-NN (2 images each) and star (8) are not shown.
+      expect(r.stdout).toMatch(/^… and 13 more classes with 32 images \(--json lists them all\)$/m)
+      expect(r.stdout).toMatch(/^Files skipped or noted: 340$/m)
+      // --json keeps every file.
+      const json = lastJsonLine<{ unreadable: unknown[]; classes: unknown[] }>(await run('inspect', messy, '--json'))
+      expect(json.unreadable).toHaveLength(340)
+      expect(json.classes).toHaveLength(33)
+    })
   })
 
   describe('train, compare, export, predict', () => {
@@ -229,12 +368,19 @@ describe('tunewise CLI', () => {
     })
 
     it('exports the model files', async () => {
-      const out = join(home, 'export')
+      // Inside the data folder only its exports folder takes an export.
+      const out = join(home, 'exports', 'cli')
       const r = await run('export', String(b.runId), out, '--json')
       expect(r.code, r.stderr).toBe(0)
       // The written model, loaded again, gives the run's own test predictions.
       const res = lastJsonLine<{ files: string[]; agreement: number; maxDifference: number }>(r)
-      expect(res.files.sort()).toEqual(['metadata.json', 'model.json', 'weights.bin'])
+      expect(res.files.sort()).toEqual([
+        'README.md',
+        'confusion-matrix.png',
+        'metadata.json',
+        'model.json',
+        'weights.bin',
+      ])
       expect(res.agreement).toBe(1)
       expect(res.maxDifference).toBeLessThan(1e-4)
       for (const f of ['model.json', 'weights.bin', 'metadata.json']) expect(existsSync(join(out, f)), f).toBe(true)
@@ -260,7 +406,7 @@ describe('tunewise CLI', () => {
   })
 
   // Last: it adds a run to the shared history.
-  it('says when a setting does nothing: phase 2 on under "new head only"', async () => {
+  it('refuses settings that cannot act together, with the reason: phase 2 on under "Train only a new head"', async () => {
     const r = await run(
       'train',
       '--data',
@@ -268,7 +414,55 @@ describe('tunewise CLI', () => {
       '--config',
       writeConfig('p2.json', { hyper: { epochs: 1 }, phase2: { enabled: true } }),
     )
+    expect(r.code).toBe(1)
+    expect(r.stderr).toMatch(
+      /phase2\.enabled: Phase 2 is on, but “Train only a new head” leaves nothing else to train\. Turn phase 2 off/,
+    )
+    // …and top blocks without phase 2, which would leave the unfrozen layers untrained.
+    const top = await run(
+      'train',
+      '--data',
+      sample,
+      '--config',
+      writeConfig('top.json', { freeze: { preset: 'top-blocks' } }),
+    )
+    expect(top.code).toBe(1)
+    expect(top.stderr).toMatch(/phase2\.enabled: “Also adjust the top blocks” trains in phase 2, but phase 2 is off/)
+  })
+
+  // After the others: it adds a run to the shared history.
+  it('train --json gives epochs run, duration, the confusion matrix and the data warnings', async () => {
+    const dir = join(home, 'warned')
+    copyImages('circle', join(dir, 'circle'), 12)
+    copyImages('star', join(dir, 'star'), 3)
+    writeFileSync(join(dir, 'star', 'broken.jpg'), 'not a picture')
+    const r = await run('train', '--data', dir, '--config', writeConfig('w.json', { hyper: { epochs: 2 } }), '--json')
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/note: Phase 2 is on, but .* phase 2 will not run/)
+    const out = lastJsonLine<TrainOutput>(r)
+    expect(out.status).toBe('succeeded')
+    expect(out.epochs).toEqual({ run: 2, phase1: 2, phase2: 0, phase1Planned: 2, stoppedEarly: false })
+    expect(out.durationMs).toBeGreaterThan(0)
+    // The scan's warning about the skipped file, and the split's about a class too small to validate.
+    expect(out.dataWarnings.some((w) => /1 file could not be used.*star\/broken\.jpg/.test(w))).toBe(true)
+    expect(out.dataWarnings.some((w) => /Class 'star' gets (only 1|no) validation image/.test(w))).toBe(true)
+    const test = out.metrics.test!
+    expect(test.confusion.labels).toEqual(['circle', 'star'])
+    // Rows are true classes: each row sums to that class's test images, the diagonal to the correct ones.
+    const { labels: order, matrix } = test.confusion
+    for (const [i, label] of order.entries())
+      expect(matrix[i]!.reduce((s, n) => s + n, 0)).toBe(test.perClass.find((c) => c.label === label)!.support)
+    const total = matrix.flat().reduce((s, n) => s + n, 0)
+    expect(order.reduce((s, _, i) => s + matrix[i]![i]!, 0) / total).toBeCloseTo(test.accuracy, 10)
+
+    // The same for people: the split's warning, the epochs and the time, the matrix as a table.
+    const text = await run('train', '--data', dir, '--config', writeConfig('w1.json', { hyper: { epochs: 1 } }))
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^ {2}warning: Class 'star' gets (only 1|no) validation image/m)
+    expect(text.stdout).toMatch(/^Trained 1 epoch \(phase 1: 1 of 1\) in \d+ (ms|s|min \d+ s)\.$/m)
+    expect(text.stdout).toMatch(/^Confusion matrix on the test images/m)
+    // A header of the labels, then one row a true class, counts in the cells.
+    expect(text.stdout).toMatch(/^\s+circle\s+star$/m)
+    expect(text.stdout).toMatch(/^circle\s+\d+\s+\d+$/m)
+    expect(text.stdout).toMatch(/^star\s+\d+\s+\d+$/m)
   })
 })

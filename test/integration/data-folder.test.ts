@@ -178,6 +178,20 @@ describe('a folder full of copies (the false 100 %)', () => {
   }, 60_000)
 })
 
+describe('importing a settings file', () => {
+  it('fills settings added since an older Tunewise wrote it with their defaults, and refuses bad values', async () => {
+    const { svc } = tiny
+    const old = { name: 'old file', modelId: tiny.modelId, datasetId: tiny.datasetId, hyper: { learningRate: 0.01 } }
+    const config = await call<RunConfig>(svc, 'runs:import-settings', { json: JSON.stringify(old) })
+    const defaults = defaultRunConfig(tiny.modelId, tiny.datasetId, 'old file')
+    expect(config).toEqual({ ...defaults, hyper: { ...defaults.hyper, learningRate: 0.01 } })
+    await expect(
+      call(svc, 'runs:import-settings', { json: JSON.stringify({ ...old, hyper: { learningRate: 10 } }) }),
+    ).rejects.toMatchObject({ code: 'bad_data' })
+    await expect(call(svc, 'runs:import-settings', { json: '{' })).rejects.toMatchObject({ code: 'bad_data' })
+  })
+})
+
 describe('export', () => {
   it('says so before writing anything when the test images have moved', async () => {
     const { svc } = tiny

@@ -82,7 +82,16 @@ describe('trainRun on a tiny base', () => {
     expect(messages[0]).toMatchObject({ type: 'backend', backend: 'wasm' })
     const epochs = ofType(messages, 'epoch')
     expect(epochs.map((e) => e.metrics.epoch)).toEqual([1, 2, 3, 4])
-    expect(Object.keys(epochs[0].metrics.values).sort()).toEqual(['acc', 'loss', 'lr', 'val_acc', 'val_loss'])
+    expect(Object.keys(epochs[0].metrics.values).sort()).toEqual([
+      'acc',
+      'loss',
+      'lr',
+      'trainable_params',
+      'val_acc',
+      'val_loss',
+    ])
+    // Head only: a dense layer from the tiny base's 8 features to 3 classes.
+    expect(epochs[0].metrics.values.trainable_params).toBe(8 * 3 + 3)
     expect(new Set(counts).size).toBe(1)
     const evals = ofType(messages, 'evaluation').map((m) => m.evaluation)
     expect(evals.map((e) => e.split)).toEqual(['val', 'test'])
@@ -242,7 +251,7 @@ describe('trainRun on a tiny base', () => {
     const { messages, final } = await runInProcess(
       job(8, (c) => {
         c.hyper.epochs = 2
-        c.freeze = { preset: 'top-blocks', topBlocks: 1, trainableLayers: [] }
+        c.freeze = { ...c.freeze, preset: 'top-blocks', topBlocks: 1 }
         c.phase2 = { enabled: true, lrFactor: 0.5, epochs: 3 }
       }),
       { loadModel: tinyLoader },
@@ -277,6 +286,14 @@ describe('trainRun on a tiny base', () => {
     expect(same('block_1_bn')).toBe(true)
     expect(same('block_2_conv')).toBe(false)
     expect(same('block_2_bn')).toBe(false)
+    // Phase 2 trained the unfrozen BatchNorm's scale and shift; its moving statistics stayed bit for bit.
+    const bnStats = (m: typeof model) =>
+      m
+        .getLayer('block_2_bn')
+        .getWeights()
+        .slice(2)
+        .map((w) => Buffer.from((w.dataSync() as Float32Array).slice().buffer))
+    bnStats(model).forEach((b, i) => expect(b.equals(bnStats(fresh.model)[i]!)).toBe(true))
     const preds = JSON.parse(
       readFileSync(join(runDirOf(join(root, 'data'), 8), 'predictions.json'), 'utf8'),
     ) as RunPredictions
@@ -289,7 +306,7 @@ describe('trainRun on a tiny base', () => {
     const rerun = await runInProcess(
       job(9, (c) => {
         c.hyper.epochs = 1
-        c.freeze = { preset: 'top-blocks', topBlocks: 1, trainableLayers: [] }
+        c.freeze = { ...c.freeze, preset: 'top-blocks', topBlocks: 1 }
         c.phase2 = { enabled: true, lrFactor: 0.5, epochs: 1 }
       }),
       { loadModel: tinyLoader },

@@ -164,14 +164,16 @@ describe('training jobs', () => {
     const second = await call<{ totalSeconds: number; extractionSeconds: number }>('runs:estimate', { config })
     expect(second.extractionSeconds).toBe(first.extractionSeconds)
     expect(second.totalSeconds).toBeGreaterThan(first.totalSeconds)
-    // The freeze choice counts: phase 2 under "new head only" does not run, so it costs nothing…
+    // The strategy counts: unfreezing layers with phase 2 on adds its epochs, through the whole base…
     config.phase2.enabled = true
-    const headOnly = await call<{ totalSeconds: number }>('runs:estimate', { config })
-    expect(headOnly.totalSeconds).toBe(second.totalSeconds)
-    // …and unfreezing layers with phase 2 on adds its epochs.
     config.freeze.preset = 'full'
     const full = await call<{ totalSeconds: number }>('runs:estimate', { config })
     expect(full.totalSeconds).toBeGreaterThan(second.totalSeconds)
+    // …LoRA's through the part above its lowest adapted layer (here the one convolution, as for "full").
+    config.freeze.preset = 'lora'
+    const lora = await call<{ totalSeconds: number }>('runs:estimate', { config })
+    expect(lora.totalSeconds).toBeGreaterThan(second.totalSeconds)
+    expect(lora.totalSeconds).toBeLessThanOrEqual(full.totalSeconds)
   })
 
   it('finishes a short run with metrics, evaluations and a model', async () => {

@@ -130,6 +130,15 @@ beforeAll(async () => {
   // Enough files that a scan is still reading when the cancel arrives.
   await makeSyntheticDataset(join(root, 'many'), { perClass: 200, size: 48, seed: 5, classes: ['circle', 'square'] })
   inputs.scan = { root: join(root, 'many') }
+  const diagnostics = {
+    config: long,
+    dataDir,
+    datasetPath: job.datasetPath,
+    examples: job.examples.map(({ file, label }) => ({ file, label })),
+    labels: job.labels,
+  }
+  inputs['lr-find'] = diagnostics
+  inputs.suspects = diagnostics
   inputs.probe = { modelId, dataDir }
   inputs.layers = { modelId, dataDir }
   inputs.import = { folder: modelDir, dataDir: join(root, 'other-home') }
@@ -139,6 +148,16 @@ beforeAll(async () => {
     outDir: join(root, 'export'),
     datasetPath: job.datasetPath,
     evaluation: run.evaluations.find((e) => e.split === 'test') ?? null,
+    format: 'tfjs',
+    zip: false,
+    overwrite: false,
+    card: {
+      run,
+      base: (await call<ModelCard[]>('models:list', {})).find((m) => m.id === modelId)!,
+      datasetName: 'shapes',
+      splitCounts: null,
+      dataset: null,
+    },
   }
   inputs.predict = { modelDir: runModel, file: join(job.datasetPath, job.examples[0]!.file) }
   inputs.extract = {
@@ -160,7 +179,19 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true })
 })
 
-const kinds: TaskKind[] = ['scan', 'train', 'extract', 'probe', 'layers', 'import', 'download', 'export', 'predict']
+const kinds: TaskKind[] = [
+  'scan',
+  'lr-find',
+  'suspects',
+  'train',
+  'extract',
+  'probe',
+  'layers',
+  'import',
+  'download',
+  'export',
+  'predict',
+]
 
 describe.each(kinds)('a %s task', (kind) => {
   it('cancelled while it runs ends cancelled, recorded, with no process left', async () => {
@@ -219,6 +250,16 @@ describe('the task manager', () => {
     const rows = svc.repos.tasks.recent(5).filter((r) => r.id === a.id || r.id === b.id)
     expect(rows.map((r) => r.status)).toEqual(['done', 'done'])
   }, 60_000)
+
+  it('the learning-rate finder and the mislabel search answer through the router', async () => {
+    const config = inputs['lr-find'].config
+    const lr = await call<{ points: { lr: number }[]; suggestion: number }>('runs:lr-find', { config })
+    expect(lr.points.length).toBeGreaterThan(10)
+    expect(lr.suggestion).toBeGreaterThan(0)
+    expect(lr.suggestion).toBeLessThanOrEqual(1)
+    const suspects = await call<{ file: string; label: string; suggested: string }[]>('datasets:suspects', { config })
+    for (const s of suspects) expect(s.suggested).not.toBe(s.label)
+  }, 120_000)
 
   it('a failed task keeps its code end to end', async () => {
     const tasks = new TaskManager({ launcher: forkLauncher, scriptFor: () => workerScript })

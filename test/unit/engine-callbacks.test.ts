@@ -11,6 +11,8 @@ import { getTf, initBackend } from '../../src/main/ml/backend'
 import {
   CancelOnRequest,
   EarlyStopping,
+  KeepBest,
+  type KeepBestOutcome,
   NanLossError,
   NanStop,
   ProgressReporter,
@@ -208,6 +210,76 @@ describe('EarlyStopping', () => {
     await es.onTrainEnd()
     expect(new Set(model.getWeights()[0].dataSync())).toEqual(new Set([1]))
     es.dispose()
+  })
+})
+
+describe('KeepBest', () => {
+  it('starts from the previous phase: a phase that never beats its baseline ends with the weights it started with', async () => {
+    const model = tinyModel()
+    const tf = getTf()
+    const outcomes: KeepBestOutcome[] = []
+    const keep = new KeepBest(
+      () => 0.5,
+      (o) => outcomes.push(o),
+    )
+    keep.setModel(model)
+    tf.tidy(() => model.layers[0].setWeights([tf.fill([4, 3], 7), tf.zeros([3])]))
+    const tensorsBefore = tf.memory().numTensors
+    await keep.onTrainBegin()
+    for (const [epoch, valLoss] of [0.6, 0.9, 0.55].entries()) {
+      tf.tidy(() => model.layers[0].setWeights([tf.fill([4, 3], epoch), tf.zeros([3])]))
+      await keep.onEpochEnd(epoch, { loss: 0.1, val_loss: valLoss })
+    }
+    await keep.onTrainEnd()
+    expect(new Set(model.getWeights()[0].dataSync())).toEqual(new Set([7]))
+    expect(outcomes).toEqual([{ baseline: 0.5, best: 0.5, bestEpoch: null }])
+    keep.dispose()
+    expect(tf.memory().numTensors).toBe(tensorsBefore)
+  })
+
+  it('keeps the epoch with the lowest validation loss below the baseline, ignoring epochs without one', async () => {
+    const model = tinyModel()
+    const tf = getTf()
+    const outcomes: KeepBestOutcome[] = []
+    const keep = new KeepBest(
+      () => 0.8,
+      (o) => outcomes.push(o),
+    )
+    keep.setModel(model)
+    await keep.onTrainBegin()
+    const epochs: Logs[] = [{ val_loss: 0.7 }, { val_loss: 0.4 }, { loss: NaN }, { val_loss: 0.6 }]
+    for (const [epoch, logs] of epochs.entries()) {
+      model.layers[0].setWeights([tf.fill([4, 3], epoch + 1), tf.zeros([3])])
+      await keep.onEpochEnd(epoch, logs)
+    }
+    await keep.onTrainEnd()
+    expect(new Set(model.getWeights()[0].dataSync())).toEqual(new Set([2]))
+    expect(outcomes).toEqual([{ baseline: 0.8, best: 0.4, bestEpoch: 1 }])
+    keep.dispose()
+  })
+
+  it('with a recovering NanStop, a diverging phase ends on the best weights instead of failing', async () => {
+    const tf = getTf()
+    const model = tinyModel()
+    const s = spec(model, 5)
+    // Training inputs that send the loss (and every weight) to NaN in the first batch.
+    const bad = tf.fill([10, 4], NaN)
+    s.train = async () => ({ xs: [bad], owned: false })
+    const before = weightsOf(model)
+    const messages: string[] = []
+    const outcomes: KeepBestOutcome[] = []
+    await fitLoop(s, [
+      new NanStop(2, 0.1, (m) => messages.push(m)),
+      new KeepBest(
+        () => 1.1,
+        (o) => outcomes.push(o),
+      ),
+    ])
+    expect(messages).toHaveLength(1)
+    expect(messages[0]).toMatch(/^Training stopped: the loss became NaN at epoch 1 of phase 2\./)
+    expect(outcomes[0]!.bestEpoch).toBeNull()
+    expect(weightsOf(model)).toEqual(before)
+    tf.dispose([...s.tensors, bad])
   })
 })
 

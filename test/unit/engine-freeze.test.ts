@@ -86,9 +86,25 @@ describe('freezing', () => {
     after.bn1.forEach((b, i) => expect(b.equals(before.bn1[i])).toBe(true))
     expect(after.c2[0].equals(before.c2[0])).toBe(false)
     expect(after.out[0].equals(before.out[0])).toBe(false)
-    // A trainable BN still learns gamma and updates its moving mean.
+    // An unfrozen BN layer learns gamma and beta but, by default, stays in inference mode: its moving
+    // statistics do not move (Keras' fine-tuning advice).
     expect(after.bn2[0].equals(before.bn2[0])).toBe(false)
-    expect(after.bn2[2].equals(before.bn2[2])).toBe(false)
+    expect(after.bn2[1].equals(before.bn2[1])).toBe(false)
+    expect(after.bn2[2].equals(before.bn2[2])).toBe(true)
+    expect(after.bn2[3].equals(before.bn2[3])).toBe(true)
+    model.dispose()
+  })
+
+  it('with batch statistics asked for, an unfrozen BatchNorm layer updates its moving statistics', async () => {
+    const model = convBnModel()
+    applyFreeze(model, new Set(['c2', 'bn2', 'out']), { batchNormStatistics: true })
+    const bn1 = snapshot(model, 'bn1')
+    const bn2 = snapshot(model, 'bn2')
+    await fitTwoEpochs(model)
+    expect(snapshot(model, 'bn2')[2].equals(bn2[2])).toBe(false)
+    expect(snapshot(model, 'bn2')[3].equals(bn2[3])).toBe(false)
+    // Frozen BN layers stay in inference mode whatever the option says.
+    snapshot(model, 'bn1').forEach((b, i) => expect(b.equals(bn1[i])).toBe(true))
     model.dispose()
   })
 
@@ -104,13 +120,19 @@ describe('freezing', () => {
     model.dispose()
   })
 
-  it('follows later trainable changes without re-patching', async () => {
+  it('follows later trainable and batch-statistics changes without re-patching', async () => {
     const model = convBnModel()
     applyFreeze(model, new Set(['out']))
-    applyFreeze(model, new Set(['bn1', 'out']))
+    applyFreeze(model, new Set(['bn1', 'out']), { batchNormStatistics: true })
     const before = snapshot(model, 'bn1')
     await fitTwoEpochs(model)
     expect(snapshot(model, 'bn1')[2].equals(before[2])).toBe(false)
+    // Back to the default: the same layer, still unfrozen, keeps its statistics.
+    applyFreeze(model, new Set(['bn1', 'out']))
+    const mid = snapshot(model, 'bn1')
+    await fitTwoEpochs(model)
+    expect(snapshot(model, 'bn1')[2].equals(mid[2])).toBe(true)
+    expect(snapshot(model, 'bn1')[0].equals(mid[0])).toBe(false)
     model.dispose()
   })
 })

@@ -48,7 +48,9 @@ describe('catalogue', () => {
     const cards = await listModels(join(tmp, 'empty'))
     const v2 = cards.find((c) => c.id === 'mobilenet-v2-nsfwjs')
     expect(v2).toMatchObject({ available: true, featureLayer: 'flatten_1', parameters: 2_619_461, license: 'MIT' })
-    expect(v2?.card.trainedOn).toMatch(/5-class content-rating/)
+    expect(v2?.card.trainedOn).toMatch(/ImageNet.*five ratings.*removes that rating layer/s)
+    expect(v2?.card.licenseInfo).toMatchObject({ spdx: 'MIT', commercialUse: 'yes', attribution: 'yes' })
+    expect(v2?.card.origin).toContain('https://github.com/infinitered/nsfwjs')
     expect(cards.find((c) => c.id === 'mobilenet-v1-025-224')).toMatchObject({
       available: false,
       license: 'Apache-2.0',
@@ -163,6 +165,7 @@ describe('bundled MobileNetV2', () => {
       const model = tf.model({ inputs, outputs: head.apply(features) as SymbolicTensor })
       model.compile({ optimizer: tf.train.sgd(0.1), loss: 'categoricalCrossentropy' })
       const frozen = loaded.base.getLayer('block_15_project').getWeights()[0].dataSync().slice()
+      const bnGamma = loaded.base.getLayer('block_16_expand_BN').getWeights()[0].dataSync().slice()
       const bnMean = loaded.base.getLayer('block_16_expand_BN').getWeights()[2].dataSync().slice()
       const open = loaded.base.getLayer('block_16_depthwise').getWeights()[0].dataSync().slice()
       const y = tf.tensor2d([
@@ -173,7 +176,9 @@ describe('bundled MobileNetV2', () => {
       expect(Number.isFinite(h.history.loss[0] as number)).toBe(true)
       expect(loaded.base.getLayer('block_15_project').getWeights()[0].dataSync()).toEqual(frozen)
       expect(loaded.base.getLayer('block_16_depthwise').getWeights()[0].dataSync()).not.toEqual(open)
-      expect(loaded.base.getLayer('block_16_expand_BN').getWeights()[2].dataSync()).not.toEqual(bnMean)
+      // The unfrozen BatchNorm trains its scale in inference mode: its moving statistics do not move.
+      expect(loaded.base.getLayer('block_16_expand_BN').getWeights()[0].dataSync()).not.toEqual(bnGamma)
+      expect(loaded.base.getLayer('block_16_expand_BN').getWeights()[2].dataSync()).toEqual(bnMean)
       tf.dispose([x, direct, boundary, viaSplit, y])
     } finally {
       loaded.model.dispose()
@@ -209,6 +214,29 @@ describe('importModel', () => {
     expect(loaded.base.outputs[0].shape).toEqual([null, 14 * 14 * 4])
     expect(loaded.preprocess).toBe('rgb/255')
     loaded.model.dispose()
+    // Its card is drafted from its files: what they do not say is "unknown", with a license warning.
+    expect(card.licenseKind).toBe('unknown')
+    expect(card.card.unknown).toEqual(expect.arrayContaining(['trainedOn', 'preprocessing', 'license']))
+    expect(card.card.warnings?.[0]).toMatch(/license is unknown/)
+    expect(card.card.size).toMatch(/^[\d,]+ parameters, [\d.]+ MB of weights\.$/)
+  })
+
+  it("drafts an imported model's card from the README.md and LICENSE in its folder", async () => {
+    const dir = join(tmp, 'with-card-files')
+    await saveModelFolder(tinyModel(), dir)
+    writeFileSync(join(dir, 'README.md'), '---\nlicense: apache-2.0\ndatasets: flowers-102\n---\n# Flowers\n')
+    const card = await importModel(dir, join(tmp, 'data-card-files'))
+    expect(card).toMatchObject({ licenseKind: 'permissive', license: 'Apache-2.0 (from its README.md)' })
+    expect(card.card.trainedOn).toBe('flowers-102 (from its README).')
+    expect(card.card.unknown).not.toContain('license')
+    expect(card.card.warnings).toEqual([])
+    const dir2 = join(tmp, 'with-license-file')
+    await saveModelFolder(tinyModel(), dir2)
+    writeFileSync(join(dir2, 'LICENSE'), 'MIT License\n\nPermission is hereby granted, free of charge, to any person')
+    const card2 = await importModel(dir2, join(tmp, 'data-license-file'))
+    expect(card2.license).toBe('MIT (from LICENSE)')
+    // Read again from the data folder, the card is the same.
+    expect((await listModels(join(tmp, 'data-license-file'))).find((c) => c.id === card2.id)?.card).toEqual(card2.card)
   })
 
   it('reads a Teachable Machine export (nested models + metadata.json)', async () => {

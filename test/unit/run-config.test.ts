@@ -23,7 +23,13 @@ import {
   setPath,
   type NumberFieldSpec,
 } from '../../src/shared/run-config'
-import { configNotes, describeStrategy, phase2Runs, trainableLayerNames } from '../../src/shared/run-rules'
+import {
+  configConflicts,
+  configNotes,
+  describeStrategy,
+  phase2Runs,
+  trainableLayerNames,
+} from '../../src/shared/run-rules'
 import type { LayerInfo } from '../../src/shared/types'
 
 const root = join(__dirname, '..', '..')
@@ -184,17 +190,79 @@ describe('rules that combine settings', () => {
     const c = defaultRunConfig('m', 'd')
     c.phase2.enabled = true
     expect(phase2Runs(c)).toBe(false)
-    expect(configNotes(c)[0]).toMatch(/phase 2 will not run/)
     c.freeze.preset = 'top-blocks'
     expect(phase2Runs(c, layers)).toBe(true)
     expect(describeStrategy(c)).toBe('Top 2 blocks + phase 2')
     c.phase2.enabled = false
     expect(phase2Runs(c)).toBe(false)
-    expect(configNotes(c)[0]).toMatch(/only the new head trains/)
     c.phase2.enabled = true
-    c.freeze = { preset: 'custom', topBlocks: 2, trainableLayers: ['nope'] }
+    c.freeze = { ...c.freeze, preset: 'custom', trainableLayers: ['nope'] }
     expect(phase2Runs(c)).toBe(true)
     expect(phase2Runs(c, layers)).toBe(false)
+  })
+
+  it('refuses settings that cannot act together, with the reason, in the schema and the rule alike', () => {
+    const refused = (patch: (c: ReturnType<typeof defaultRunConfig>) => void) => {
+      const c = defaultRunConfig('m', 'd')
+      patch(c)
+      const parsed = runConfigSchema.safeParse(c)
+      const issues = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)
+      expect(issues).toEqual(configConflicts(c).map((x) => `${x.path}: ${x.message}`))
+      return issues
+    }
+    expect(refused(() => undefined)).toEqual([])
+    // Phase 2 under "Train only a new head": it would have nothing to train.
+    expect(refused((c) => (c.phase2.enabled = true))).toEqual([
+      expect.stringMatching(
+        /^phase2\.enabled: Phase 2 is on, but “Train only a new head” leaves nothing else to train\./,
+      ),
+    ])
+    // Unfrozen layers or adapters without phase 2: they would never train.
+    for (const preset of ['top-blocks', 'full', 'lora', 'loreft'] as const)
+      expect(refused((c) => (c.freeze.preset = preset))).toEqual([
+        expect.stringMatching(
+          /^phase2\.enabled: .* trains in phase 2, but phase 2 is off, so only the head would train\./,
+        ),
+      ])
+    // Choices that select nothing.
+    expect(
+      refused((c) => {
+        c.freeze = { ...c.freeze, preset: 'top-blocks', topBlocks: 0 }
+        c.phase2.enabled = true
+      }),
+    ).toEqual([expect.stringMatching(/^freeze\.topBlocks: .*with 0 blocks unfreezes nothing/)])
+    expect(
+      refused((c) => {
+        c.freeze = { ...c.freeze, preset: 'custom', trainableLayers: [] }
+        c.phase2.enabled = true
+      }),
+    ).toEqual([expect.stringMatching(/^freeze\.trainableLayers: “Custom” with no layer chosen/)])
+    expect(
+      refused((c) => {
+        c.freeze = { ...c.freeze, preset: 'lora', topBlocks: 0 }
+        c.phase2.enabled = true
+      }),
+    ).toEqual([expect.stringMatching(/^freeze\.topBlocks: .*adapts nothing/)])
+    // Every strategy with phase 2 on is accepted.
+    for (const preset of ['top-blocks', 'full', 'lora', 'loreft'] as const)
+      expect(
+        refused((c) => {
+          c.freeze.preset = preset
+          c.phase2.enabled = true
+        }),
+      ).toEqual([])
+  })
+
+  it('notes what a setting costs or does not do', () => {
+    const c = defaultRunConfig('m', 'd')
+    expect(configNotes(c)).toEqual([])
+    c.freeze.batchNormStatistics = true
+    expect(configNotes(c)[0]).toMatch(/has no effect here/)
+    c.freeze.preset = 'top-blocks'
+    c.phase2.enabled = true
+    expect(configNotes(c)[0]).toMatch(/^BatchNorm learns from each batch: .*often makes fine-tuning worse/)
+    c.augment.enabled = true
+    expect(configNotes(c)[1]).toMatch(/^Augmentation is on/)
   })
 
   it('the top blocks are counted among layers with weights, in the base only', () => {

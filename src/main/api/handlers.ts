@@ -5,7 +5,7 @@ import { runsDir } from '../ml/layout'
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
-import { runConfigSchema } from '../../shared/run-config'
+import { defaultRunConfig, mergeSettings, runConfigSchema } from '../../shared/run-config'
 import type { AppInfo } from '../../shared/types'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
@@ -14,7 +14,7 @@ import type { EventHub, Handlers } from '../ipc'
 import type { JobManager } from '../jobs/job-manager'
 import type { TaskManager } from '../tasks/task-manager'
 import type { DatasetStore } from './dataset-store'
-import { ModelService } from './model-service'
+import { ModelService, runDataFacts } from './model-service'
 
 export interface HandlerDeps {
   dataDir: string
@@ -102,10 +102,16 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       for (const id of runIds) runOrThrow(id)
       return repos.runs.compare(runIds)
     },
-    'runs:export': async ({ runId, dir, overwrite }) => {
+    'runs:export': async ({ runId, dir, overwrite, format, zip, intendedUse }) => {
       const run = runOrThrow(runId)
       if (run.status !== 'succeeded') throw new AppError('conflict', 'Only a finished run can be exported.')
-      return models.exportRun(run, checkExportTarget(dir, deps.dataDir, overwrite))
+      const target = checkExportTarget(dir, deps.dataDir, overwrite, zip)
+      return models.exportRun(run, target, { format, zip, overwrite, intendedUse }, runDataFacts(datasets, run))
+    },
+    'runs:card': async ({ runId, format, intendedUse }) => {
+      const run = runOrThrow(runId)
+      if (run.status !== 'succeeded') throw new AppError('conflict', 'Only a finished run has a model card.')
+      return models.runCard(run, { format, intendedUse }, runDataFacts(datasets, run))
     },
     'runs:predict': async ({ runId, file, dataUrl }) => {
       const run = runOrThrow(runId)
@@ -128,7 +134,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       } catch {
         throw new AppError('bad_data', 'That file is not JSON. Choose a settings file exported from Tunewise.')
       }
-      const parsed = runConfigSchema.safeParse(value)
+      // A file from an older Tunewise lacks settings added since: they keep their defaults.
+      const isObject = typeof value === 'object' && value !== null && !Array.isArray(value)
+      const base = defaultRunConfig('', '') as unknown as Record<string, unknown>
+      const parsed = runConfigSchema.safeParse(isObject ? mergeSettings(base, value as Record<string, unknown>) : value)
       if (!parsed.success) {
         const first = parsed.error.issues[0]
         throw new AppError(
@@ -139,6 +148,30 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return parsed.data
     },
 
+    'runs:lr-find': async ({ config }) => {
+      await models.requireAvailable(config.modelId)
+      const job = datasets.prepareJob(config)
+      const train = job.examples.filter((e) => e.split === 'train')
+      return deps.tasks.run('lr-find', {
+        config,
+        dataDir: deps.dataDir,
+        datasetPath: job.datasetPath,
+        examples: train,
+        labels: job.labels,
+      })
+    },
+    'datasets:suspects': async ({ config }) => {
+      await models.requireAvailable(config.modelId)
+      const job = datasets.prepareJob(config)
+      // Every usable image: a wrong label anywhere misleads training or the score.
+      return deps.tasks.run('suspects', {
+        config,
+        dataDir: deps.dataDir,
+        datasetPath: job.datasetPath,
+        examples: job.examples.map(({ file, label }) => ({ file, label })),
+        labels: job.labels,
+      })
+    },
     'tasks:list': () => deps.tasks.list(),
     'tasks:cancel': ({ taskId }) => {
       const run = jobs.status()
@@ -158,29 +191,51 @@ export function createHandlers(deps: HandlerDeps): Handlers {
 /**
  * Where an export may go: an absolute folder the user chose (never resolved against the server's
  * working directory), not a file, outside Tunewise's own data (its `exports` folder excepted), and
- * empty unless the user confirmed replacing what is there.
+ * empty unless the user confirmed replacing what is there. With `zip` the target is a file: `dir` plus
+ * `.zip` unless it already ends so, refused when it exists unless confirmed.
+ * @returns the resolved target (folder, or .zip file).
  */
-export function checkExportTarget(dir: string, dataDir: string, overwrite: boolean): string {
+export function checkExportTarget(dir: string, dataDir: string, overwrite: boolean, zip = false): string {
   if (!isAbsolute(dir) || dir.includes('\0'))
     throw new AppError(
       'invalid_input',
       `Give the full path of the folder to export to (for example ${join(homedir(), 'models', 'my-classifier')}), not '${dir}'.`,
     )
-  const target = resolve(dir)
+  const resolved = resolve(dir)
+  const target = zip && !/\.zip$/i.test(resolved) ? `${resolved}.zip` : resolved
   if (isInside(dataDir, target) && !isInside(join(dataDir, 'exports'), target))
     throw new AppError(
       'invalid_input',
       `'${target}' is inside Tunewise's own data folder. Choose a folder of your own (or one under ${join(dataDir, 'exports')}).`,
     )
+  if (zip) {
+    if (existsSync(target)) {
+      if (statSync(target).isDirectory())
+        throw new AppError('conflict', `'${target}' is a folder. Choose a file name for the .zip.`)
+      if (!overwrite)
+        throw new AppError(
+          'conflict',
+          `The file '${target}' already exists. Choose another name, or confirm that it may be replaced.`,
+        )
+    }
+    return target
+  }
   if (existsSync(target)) {
     if (!statSync(target).isDirectory())
       throw new AppError('conflict', `'${target}' is a file, not a folder. Choose a folder to export to.`)
     const present = readdirSync(target)
-    if (present.length > 0 && !overwrite)
+    if (present.length > 0 && !overwrite) {
+      const ours = new Set(['model.json', 'weights.bin', 'metadata.json', 'README.md', 'confusion-matrix.png'])
+      const clash = present.filter((f) => ours.has(f)).sort()
+      const kept = present.length - clash.length
       throw new AppError(
         'conflict',
-        `The folder '${target}' already holds ${present.length} file${present.length === 1 ? '' : 's'}. Export to an empty folder, or confirm that the model files may be replaced.`,
+        `The folder '${target}' already holds ${present.length} file${present.length === 1 ? '' : 's'}. Export to an empty folder, or confirm that the model files may be replaced` +
+          (clash.length ? ` (${clash.join(', ')} would be replaced` : ' (none has the name of an export file') +
+          (kept ? `; the other ${kept} stay)` : ')') +
+          '.',
       )
+    }
   }
   return target
 }

@@ -6,14 +6,23 @@
 import { ensureInside } from '../safe-path'
 import { cacheDir, layersCacheDir, layersCacheFile, runDir, runModelDir, timingsFile } from '../ml/layout'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import type { LayerInfo, ModelCard, RunConfig, RunDetail } from '../../shared/types'
+import { basename, join } from 'node:path'
+import type {
+  DatasetReport,
+  ExportFormat,
+  LayerInfo,
+  ModelCard,
+  RunCard,
+  RunConfig,
+  RunDetail,
+} from '../../shared/types'
+import type { ExportCardFacts, ExportOutput } from '../../shared/tasks'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
 import type { TaskManager } from '../tasks/task-manager'
 import { detectBackend } from '../ml/backend-detect'
-import { featureCacheServes, phase2Runs, trainableLayerNames } from '../../shared/run-rules'
+import { featureCacheServes, phase2Runs, phase2TapeShare } from '../../shared/run-rules'
 
 type TaskRunner = Pick<TaskManager, 'run'>
 
@@ -100,9 +109,9 @@ export class ModelService {
   }
 
   /**
-   * An estimate from the measured forward speed, the dataset size and the freeze choice: phase 2
-   * runs only where `phase2Runs` says so, and costs in proportion to the part of the base above the
-   * first trainable layer (activations below it are cached once).
+   * An estimate from the measured forward speed, the dataset size and the strategy: phase 2 runs only
+   * where `phase2Runs` says so, and costs in proportion to the part of the base above the first trained
+   * layer, adapted layer or nudged output (`phase2TapeShare`; activations below it are cached once).
    */
   async estimate(
     config: RunConfig,
@@ -118,12 +127,10 @@ export class ModelService {
     let phase2 = 0
     if (phase2Runs(config)) {
       const layers = await this.layers(config.modelId).catch(() => [])
-      const trainable = trainableLayerNames(config.freeze, layers)
-      const base = layers.filter((l) => l.inBase)
-      const first = base.findIndex((l) => trainable.has(l.name))
-      // Without the layer list, assume the top quarter of the base trains.
-      const above = base.length && first >= 0 ? (base.length - first) / base.length : 0.25
-      // Backpropagation through the unfrozen part costs about three forward passes of that part.
+      // Without the layer list, assume the top quarter of the base is on the tape.
+      const above = layers.length ? phase2TapeShare(config, layers) : 0.25
+      // Backpropagation through that part costs about three forward passes of it (adapters add little:
+      // a low-rank path beside each adapted layer).
       phase2 = images * perImage * (1 - above) + config.phase2.epochs * images * perImage * above * 3
     }
     const totalSeconds = 3 + extractionSeconds + secondsPerEpoch * config.hyper.epochs + phase2
@@ -147,10 +154,17 @@ export class ModelService {
     return dir
   }
 
+  /**
+   * Exports a run in `format` (a TF.js folder or a Teachable Machine–compatible one, optionally one .zip) with
+   * its model card, in the export worker. `outDir` was checked by `checkExportTarget`; the worker writes beside
+   * it and renames into place only after loading the files back and comparing them with the run's answers.
+   */
   async exportRun(
     run: RunDetail,
     outDir: string,
-  ): Promise<{ dir: string; files: string[]; maxDifference: number; agreement: number }> {
+    options: { format: ExportFormat; zip: boolean; overwrite: boolean; intendedUse?: string },
+    data: RunDataFacts,
+  ): Promise<ExportOutput> {
     // The export is checked against the run's own test images: say so before writing anything.
     if (!existsSync(run.datasetPath))
       throw new AppError(
@@ -162,9 +176,84 @@ export class ModelService {
       outDir,
       datasetPath: run.datasetPath,
       evaluation: run.evaluations.find((e) => e.split === 'test') ?? null,
+      format: options.format,
+      zip: options.zip,
+      overwrite: options.overwrite,
+      card: await this.cardFacts(run, data, options.intendedUse),
     })
     this.repos.runs.addArtifact(run.id, 'export', outDir)
     return result
+  }
+
+  /** What a run's card is built from, as far as main knows it (the export adds its check). */
+  private async cardFacts(run: RunDetail, data: RunDataFacts, intendedUse?: string): Promise<ExportCardFacts> {
+    const base = await this.card(run.config.modelId).catch((): ModelCard => ({
+      id: run.config.modelId,
+      name: run.config.modelId,
+      task: 'image-classification',
+      supported: true,
+      inputSize: [0, 0],
+      parameters: 0,
+      license: 'unknown (the base model is no longer on this machine)',
+      licenseKind: 'unknown',
+      source: { kind: 'imported', description: 'No longer on this machine.' },
+      card: { summary: '', trainedOn: '', input: '', preprocessing: '', limitations: 'unknown.' },
+      featureLayer: '',
+      available: false,
+    }))
+    const { id, name, config, evaluations, backend, backendReason, durationMs, finishedAt, testAccuracy } = run
+    return {
+      run: { id, name, config, evaluations, backend, backendReason, durationMs, finishedAt, testAccuracy },
+      base: {
+        id: base.id,
+        name: base.name,
+        license: base.license,
+        licenseKind: base.licenseKind,
+        card: base.card,
+        source: base.source,
+      },
+      datasetName: basename(run.datasetPath) || run.datasetId,
+      splitCounts: data.splitCounts,
+      dataset: data.report
+        ? {
+            warnings: data.report.warnings,
+            tinyClasses: data.report.tinyClasses,
+            sizes: data.report.sizes,
+            duplicates: data.report.duplicates,
+          }
+        : null,
+      intendedUse,
+    }
+  }
+
+  /**
+   * The run's model card as an export would write it, for the in-app viewer: the trainable parameters and
+   * input come from the run's own model.json and metadata.json (read as JSON, no TensorFlow); the check on
+   * export is left "not checked yet".
+   */
+  async runCard(
+    run: RunDetail,
+    options: { format: ExportFormat; intendedUse?: string },
+    data: RunDataFacts,
+  ): Promise<RunCard> {
+    const dir = this.modelDir(run)
+    const { buildRunCard } = await import('../ml/export/model-card')
+    const { countParameters } = await import('../ml/export/export-run')
+    const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as Parameters<typeof countParameters>[0]
+    const meta = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')) as {
+      inputSize: [number, number]
+      preprocessingDescription: string
+      tfjsVersion: string
+    }
+    return buildRunCard({
+      ...(await this.cardFacts(run, data, options.intendedUse)),
+      format: options.format,
+      check: null,
+      parameters: countParameters(json),
+      inputSize: meta.inputSize,
+      preprocessingDescription: meta.preprocessingDescription,
+      tfjsVersion: meta.tfjsVersion,
+    })
   }
 
   async predict(run: RunDetail, file?: string, dataUrl?: string): Promise<{ label: string; confidence: number }[]> {
@@ -174,4 +263,63 @@ export class ModelService {
     if (!match) throw new AppError('bad_data', 'That is not an image. Drop a JPEG, PNG, WebP or GIF file.')
     return this.tasks.run('predict', { modelDir, base64: match[1]! })
   }
+}
+
+/** What the dataset store knows about a run's data, for its card. */
+export interface RunDataFacts {
+  report: DatasetReport | null
+  splitCounts: ExportCardFacts['splitCounts']
+}
+
+/**
+ * A run's dataset report and images per class and split. The split is recomputed from the run's settings
+ * (seeded, so the same as the run's) and trusted only while it still matches the run's own evaluations: if the
+ * folder or its exclusions changed since, validation and test counts come from the evaluations and the
+ * training counts are "not recorded".
+ */
+export function runDataFacts(
+  datasets: {
+    get(id: string): DatasetReport
+    split(
+      id: string,
+      ratios: RunConfig['split'],
+    ): { perClass: { label: string; train: number; val: number; test: number }[] }
+  },
+  run: RunDetail,
+): RunDataFacts {
+  let report: DatasetReport | null = null
+  try {
+    report = datasets.get(run.datasetId)
+  } catch {
+    report = null
+  }
+  const support = (split: 'val' | 'test', label: string): number =>
+    run.evaluations.find((e) => e.split === split)?.perClass.find((c) => c.label === label)?.support ?? 0
+  const labels =
+    run.evaluations.find((e) => e.split === 'test')?.labels ??
+    run.evaluations.find((e) => e.split === 'val')?.labels ??
+    []
+  const fallback = labels.map((label) => ({
+    label,
+    train: null,
+    val: support('val', label),
+    test: support('test', label),
+  }))
+  if (!report) return { report, splitCounts: labels.length ? fallback : null }
+  try {
+    const perClass = datasets
+      .split(run.datasetId, run.config.split)
+      .perClass.filter((c) => c.train + c.val + c.test > 0)
+    const matches = ['val', 'test'].every((split) => {
+      const ev = run.evaluations.find((e) => e.split === split)
+      return (
+        !ev ||
+        ev.perClass.every((c) => perClass.find((p) => p.label === c.label)?.[split as 'val' | 'test'] === c.support)
+      )
+    })
+    if (matches && perClass.length === labels.length) return { report, splitCounts: perClass }
+  } catch {
+    // The dataset cannot be split any more (e.g. everything excluded): fall back to the evaluations.
+  }
+  return { report, splitCounts: labels.length ? fallback : null }
 }

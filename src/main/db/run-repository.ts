@@ -1,6 +1,8 @@
 import type { CompareResult, RunQuery } from '../../shared/contract'
 import type { Evaluation, MetricPoint, RunConfig, RunDetail, RunStatus, RunSummary } from '../../shared/types'
 import { isErrorCode, type ErrorCode } from '../../shared/errors'
+import { describeStrategy } from '../../shared/run-rules'
+import { TRAINABLE_PARAMS_METRIC } from '../../shared/metrics'
 import { AppError } from '../errors'
 import { bestIndex, diffExamples, diffSettings } from './compare'
 import { toCsv } from './csv'
@@ -44,6 +46,7 @@ export const COMPARE_METRICS = {
   finalTrainLoss: 'Final training loss',
   durationMs: 'Duration',
   epochsRun: 'Epochs run',
+  trainableParams: 'Trainable parameters',
 } as const
 
 interface RunRow {
@@ -66,6 +69,11 @@ interface RunRow {
   notes: string
   starred: number
   tags: string
+  /** The config's `freeze`, `phase2` and `adapters` as JSON text (null for a damaged config), for the strategy. */
+  cfg_freeze: string | null
+  cfg_phase2: string | null
+  cfg_adapters: string | null
+  trainable_params: number | null
 }
 
 interface MetricRow {
@@ -81,7 +89,11 @@ interface MetricRow {
 const SUMMARY_SELECT = `
   SELECT r.id, r.name, r.created_at, r.started_at, r.finished_at, r.model_id, r.dataset_id, r.dataset_path,
          r.status, r.backend, r.backend_reason, r.best_val_accuracy, r.test_accuracy, r.duration_ms, r.error, r.error_code, r.notes, r.starred,
-         (SELECT json_group_array(tag) FROM (SELECT tag FROM tags t WHERE t.run_id = r.id ORDER BY tag)) AS tags
+         (SELECT json_group_array(tag) FROM (SELECT tag FROM tags t WHERE t.run_id = r.id ORDER BY tag)) AS tags,
+         CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.freeze') END AS cfg_freeze,
+         CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.phase2') END AS cfg_phase2,
+         CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.adapters') END AS cfg_adapters,
+         (SELECT MAX(m.value) FROM run_metrics m WHERE m.run_id = r.id AND m.name = '${TRAINABLE_PARAMS_METRIC}') AS trainable_params
   FROM runs r`
 
 const SORT_COLUMNS: Record<NonNullable<RunQuery['sort']>, { expr: string; nullable: boolean }> = {
@@ -404,12 +416,19 @@ export class RunRepository {
         true,
         false,
       ),
+      // What a strategy cost; fewer is not better in itself, so no best.
+      row(
+        COMPARE_METRICS.trainableParams,
+        runs.map((r) => r.trainableParams),
+        false,
+        false,
+      ),
     ]
 
     const [a, b] = tests
     return {
       runs,
-      settings: diffSettings(configs),
+      settings: [strategyRow(runs), ...diffSettings(configs)],
       metrics,
       confusions: tests.map((ev) => (ev ? { labels: ev.labels, matrix: ev.confusion } : null)),
       exampleDiff: ids.length === 2 && a && b ? diffExamples(a, b) : null,
@@ -542,6 +561,27 @@ function toSummary(row: RunRow): RunSummary {
     tags: tags.filter((t): t is string => typeof t === 'string'),
     notes: row.notes,
     starred: row.starred === 1,
+    strategy: strategyOf(row),
+    trainableParams: row.trainable_params,
+  }
+}
+
+/** The runs' strategies as one settings row (before the fields they come from). */
+function strategyRow(runs: readonly RunSummary[]): CompareResult['settings'][number] {
+  const values = runs.map((r) => r.strategy)
+  return { field: 'Strategy', values, differs: values.some((v) => v !== values[0]) }
+}
+
+/** The run's strategy line from the stored config's parts; null when they are missing or damaged. */
+function strategyOf(row: RunRow): string | null {
+  const freeze = parseJson<RunConfig['freeze']>(row.cfg_freeze, isObject)
+  const phase2 = parseJson<RunConfig['phase2']>(row.cfg_phase2, isObject)
+  const adapters = parseJson<RunConfig['adapters']>(row.cfg_adapters, isObject) ?? undefined
+  if (!freeze || !phase2) return null
+  try {
+    return describeStrategy({ freeze, phase2, adapters })
+  } catch {
+    return null
   }
 }
 

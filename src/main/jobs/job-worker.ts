@@ -12,6 +12,35 @@ import { AppError } from '../errors'
 import { serveTasks, type TaskContext } from '../tasks/port'
 
 serveTasks({
+  'lr-find': async (input, ctx) => {
+    const { cachedFeatures, lrRangeTest } = await import('../ml/train/diagnostics')
+    await ready(ctx)
+    const feats = await cachedFeatures(input, {
+      shouldStop: () => ctx.shouldStop(),
+      onProgress: (done, total) =>
+        ctx.progress({ fraction: total ? done / total / 2 : null, done, total, stage: 'features' }),
+    })
+    return lrRangeTest(feats, input.labels.length, input.config, { shouldStop: () => ctx.shouldStop() })
+  },
+  suspects: async (input, ctx) => {
+    const { cachedFeatures, suspectLabels } = await import('../ml/train/diagnostics')
+    await ready(ctx)
+    const feats = await cachedFeatures(input, {
+      shouldStop: () => ctx.shouldStop(),
+      onProgress: (done, total) =>
+        ctx.progress({ fraction: total ? done / total / 2 : null, done, total, stage: 'features' }),
+    })
+    const found = await suspectLabels(feats, input.labels.length, input.config, {
+      shouldStop: () => ctx.shouldStop(),
+      onFold: (done, total) => ctx.progress({ fraction: 0.5 + done / total / 2, done, total, stage: 'folds' }),
+    })
+    return found.slice(0, 100).map((s) => ({
+      file: input.examples[s.index]!.file,
+      label: input.examples[s.index]!.label,
+      suggested: input.labels[s.predicted]!,
+      margin: s.margin,
+    }))
+  },
   scan: async ({ root }, ctx) => {
     const { scanDataset } = await import('../ml/data/scan')
     // At most ten progress messages a second, however many files the folder holds.
@@ -43,13 +72,19 @@ serveTasks({
         ? { baseUrl: `${process.env.TUNEWISE_MODEL_MIRROR.replace(/\/$/, '')}/${modelId}/` }
         : {},
     ),
-  export: async ({ modelDir, outDir, datasetPath, evaluation }, ctx) => {
-    const engine = await ready(ctx)
-    const files = await engine.exportRun(modelDir, outDir)
-    const check = evaluation
-      ? await engine.verifyExport(outDir, datasetPath, evaluation)
-      : { maxDifference: 0, agreement: 1 }
-    return { dir: outDir, files, maxDifference: check.maxDifference, agreement: check.agreement }
+  export: async ({ modelDir, outDir, datasetPath, evaluation, format, zip, overwrite, card }, ctx) => {
+    await ready(ctx)
+    const { exportModel } = await import('../ml/export/export-run')
+    // Everything is written beside the target and checked first; the target only changes at the end.
+    return exportModel(modelDir, outDir, {
+      format,
+      zip,
+      overwrite,
+      datasetPath,
+      evaluation,
+      card,
+      exportedBy: `Tunewise ${(await import('../paths')).appVersion()}`,
+    })
   },
   predict: async ({ modelDir, file, base64 }, ctx) =>
     (await ready(ctx)).predictImage(modelDir, file ?? Buffer.from(base64 ?? '', 'base64')),

@@ -56,6 +56,11 @@ export function runModelDir(dataDir: string, runId: number): string {
   return modelDirInRun(runDir(dataDir, runId))
 }
 
+/** `<dataDir>/runs/<runId>/adapter`: a LoRA / LoReFT run's adapter (adapter.json + adapter.bin), apart from the merged model. */
+export function runAdapterDir(dataDir: string, runId: number): string {
+  return join(runDir(dataDir, runId), 'adapter')
+}
+
 /** `<dataDir>/runs/<runId>/predictions.json`: see `RunPredictions`. */
 export function runPredictionsFile(dataDir: string, runId: number): string {
   return join(runDir(dataDir, runId), 'predictions.json')

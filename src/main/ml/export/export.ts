@@ -4,8 +4,8 @@
  * as Teachable Machine does. Saving uses a custom handler because file:// needs tfjs-node.
  */
 import { existsSync } from 'node:fs'
-import { cp, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { cp, mkdir, mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 import * as tfjs from '@tensorflow/tfjs'
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs'
 import type { Evaluation } from '../../../shared/types'
@@ -109,17 +109,29 @@ export function resolveModelFolder(dir: string): string {
 }
 
 /**
- * Copies a run's exported model (`<runDir>/model/`, or that model folder itself) to `outDir`.
- * Returns the file names copied.
+ * Copies a run's model files (`<runDir>/model/`, or that model folder itself) to `outDir`: first into a hidden
+ * folder beside it, then renamed into place, so a failed copy leaves `outDir` as it was. Files of the same name
+ * are replaced, others in `outDir` stay. The app's export (model card, formats, check) is `exportModel` in
+ * ./export-run.ts; this is the bare copy.
+ * @returns the file names copied.
  */
 export async function exportRun(runDir: string, outDir: string): Promise<string[]> {
   const src = resolveModelFolder(runDir)
   if (!existsSync(join(src, 'model.json'))) {
     throw new AppError('not_found', 'This run has no exported model (it did not finish). Train it again to export.')
   }
-  await mkdir(outDir, { recursive: true })
-  await cp(src, outDir, { recursive: true })
-  return (await readdir(src)).sort()
+  await mkdir(dirname(outDir), { recursive: true })
+  const stage = await mkdtemp(join(dirname(outDir), `.${basename(outDir)}.tunewise-copy-`))
+  try {
+    const content = join(stage, 'content')
+    await cp(src, content, { recursive: true })
+    const names = (await readdir(content)).sort()
+    if (!existsSync(outDir)) await rename(content, outDir)
+    else for (const name of names) await rename(join(content, name), join(outDir, name))
+    return names
+  } finally {
+    await rm(stage, { recursive: true, force: true })
+  }
 }
 
 /** Loads an exported folder with plain @tensorflow/tfjs (no tfjs-node, no file://). */

@@ -1,12 +1,19 @@
 /** Importing a TF.js layers model folder (or a Teachable Machine export) into the data folder. */
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, statSync } from 'node:fs'
 import { copyFile, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
-import type { ModelCard } from '../../../shared/types'
+import type { io } from '@tensorflow/tfjs'
+import type { ModelCard, ModelCardField } from '../../../shared/types'
 import { AppError } from '../../errors'
 import { safeJoin, safePath, type PathUse } from '../../safe-path'
-import { preprocessDescriptions, type Preprocess } from './catalogue'
+import {
+  UNKNOWN_LICENSE_WARNING,
+  licenseFromName,
+  licenseNameFromText,
+  preprocessDescriptions,
+  type Preprocess,
+} from './catalogue'
 import {
   STORED_CARD_FILE,
   cutBase,
@@ -17,12 +24,178 @@ import {
   type StoredCard,
 } from './load'
 
+/** What a metadata.json may say: Teachable Machine's fields, and Tunewise's own for its exports. */
 interface ImportMetadata {
   modelName?: string
   packageName?: string
+  packageVersion?: string
+  tmVersion?: string
+  timeStamp?: string
   labels?: string[]
   imageSize?: number
   preprocessing?: Preprocess
+  sourceModel?: { id?: string; name?: string; license?: string }
+  runId?: number
+}
+
+/** Everything the card of an imported model is drafted from: only what its files say. */
+export interface ImportFacts {
+  folder: string
+  json: io.ModelJSON
+  meta: ImportMetadata
+  hasMetadata: boolean
+  /** README.md's YAML front matter, top-level scalar keys only. */
+  readme: Record<string, string>
+  /** The license name found in a LICENSE file, if any. */
+  licenseFile?: { file: string; name?: string }
+  inputSize: [number, number]
+  parameters: number
+  weightBytes: number
+  featureLayer: string
+  featureDim: number | null
+  preprocess: Preprocess
+}
+
+/** Top-level `key: value` lines of a README's YAML front matter (enough for `license` and `base_model`). */
+export function frontMatterScalars(markdown: string): Record<string, string> {
+  const m = /^---\r?\n([\s\S]*?)\r?\n---/.exec(markdown)
+  const out: Record<string, string> = {}
+  if (!m) return out
+  for (const line of m[1].split(/\r?\n/)) {
+    const kv = /^([A-Za-z_][\w-]*):\s*(.+?)\s*$/.exec(line)
+    if (kv) out[kv[1]] = kv[2].replace(/^(['"])(.*)\1$/, '$2')
+  }
+  return out
+}
+
+const plural = (n: number, word: string): string =>
+  `${n.toLocaleString('en-US')} ${n === 1 ? word : word.endsWith('s') ? `${word}es` : `${word}s`}`
+
+/**
+ * The card of an imported model, drafted from its files alone: model.json, metadata.json (Teachable Machine's or
+ * a Tunewise export's), README.md front matter and a LICENSE file. What the files do not say is marked
+ * "unknown" (listed in `card.unknown`), and an unknown license adds a warning.
+ */
+export function draftImportedCard(f: ImportFacts): ModelCard {
+  const { meta, json } = f
+  const topology = json.modelTopology as { model_config?: { class_name?: string; config?: { name?: string } } }
+  const graphName = topology?.model_config?.config?.name
+  const teachable = f.hasMetadata && meta.packageName !== 'tunewise' && Array.isArray(meta.labels)
+  const tunewise = f.hasMetadata && meta.packageName === 'tunewise'
+  const name = meta.modelName || basename(f.folder)
+  const digest = createHash('sha256').update(JSON.stringify(json.modelTopology)).digest('hex').slice(0, 8)
+  const [h, w] = f.inputSize
+  const unknown: ModelCardField[] = []
+  const labels = Array.isArray(meta.labels) ? meta.labels.filter((l) => typeof l === 'string') : []
+
+  const summary = teachable
+    ? `A Teachable Machine image model you imported ("${name}"${meta.tmVersion ? `, Teachable Machine ${meta.tmVersion}` : ''}), made to tell apart ${plural(labels.length, 'class')}.`
+    : tunewise
+      ? `A model fine-tuned with Tunewise${meta.sourceModel?.name ? ` from ${meta.sourceModel.name}` : ''}${meta.runId ? ` (run #${meta.runId})` : ''}, imported back.`
+      : `A TF.js layers model you imported ("${graphName ?? name}", ${plural(f.parameters, 'parameter')}).`
+
+  let trainedOn = 'unknown: its files do not say what images it learned from.'
+  if (f.readme.datasets) trainedOn = `${f.readme.datasets} (from its README).`
+  else unknown.push('trainedOn')
+  if (labels.length) trainedOn += ` It was trained to tell apart: ${labels.join(', ')}.`
+
+  let preprocessing = preprocessDescriptions[f.preprocess]
+  if (teachable) preprocessing += ' (Teachable Machine exports take -1…1.)'
+  else if (tunewise && meta.preprocessing) preprocessing += ' (from its metadata.json).'
+  else {
+    preprocessing = `unknown: its files do not say. Tunewise assumes ${preprocessDescriptions[f.preprocess]} If the model expects another range, its features will be worse.`
+    unknown.push('preprocessing')
+  }
+
+  // A Tunewise export of a model with an unknown license says "unknown (...)": that names no license.
+  const named = (v: string | undefined): string | undefined => (v && !/^unknown\b/i.test(v) ? v : undefined)
+  const licenseName = named(meta.sourceModel?.license) ?? named(f.readme.license) ?? f.licenseFile?.name
+  const license = licenseFromName(licenseName)
+  const licenseSource = named(meta.sourceModel?.license)
+    ? 'its metadata.json (inherited from its base model)'
+    : named(f.readme.license)
+      ? 'its README.md'
+      : f.licenseFile?.name
+        ? f.licenseFile.file
+        : null
+  const warnings: string[] = []
+  if (license.kind === 'unknown') {
+    unknown.push('license')
+    warnings.push(
+      f.licenseFile && !f.licenseFile.name
+        ? `Its folder has a ${f.licenseFile.file} Tunewise cannot summarise. Read it before you share or sell anything made from this model.`
+        : UNKNOWN_LICENSE_WARNING,
+    )
+  } else if (license.kind === 'non-commercial') {
+    warnings.push('Its license forbids commercial use: a model you fine-tune from it inherits that.')
+  }
+  unknown.push('limitations')
+
+  const made = [
+    json.generatedBy && `model.json generated by ${json.generatedBy}`,
+    meta.timeStamp && `dated ${meta.timeStamp}`,
+  ]
+    .filter(Boolean)
+    .join(', ')
+  return {
+    id: `imported-${slug(name)}-${digest}`,
+    name: `${name} (imported)`,
+    task: 'image-classification',
+    supported: true,
+    inputSize: [h, w],
+    parameters: f.parameters,
+    license:
+      license.kind === 'unknown'
+        ? licenseName
+          ? `${licenseName} (not recognised)`
+          : 'unknown (its files name no license)'
+        : `${license.info.spdx} (from ${licenseSource})`,
+    licenseKind: license.kind,
+    source: { kind: 'imported', description: `Imported from ${f.folder}.` },
+    card: {
+      summary,
+      trainedOn,
+      input: `${h}×${w} colour (RGB) image (from its model.json); Tunewise squashes yours to that size.`,
+      preprocessing,
+      size: `${plural(f.parameters, 'parameter')}, ${(f.weightBytes / 1e6).toFixed(1)} MB of weights.`,
+      licenseInfo: license.info,
+      origin: `Imported from ${f.folder}${made ? ` (${made})` : ''}.${f.readme.base_model ? ` Its README names the base model ${f.readme.base_model}.` : ''}`,
+      limitations:
+        `unknown: its files do not say. Tunewise takes features from '${f.featureLayer}' ` +
+        `(${f.featureDim ?? '?'} values), the layer before its classifier.`,
+      unknown,
+      warnings,
+    },
+    featureLayer: f.featureLayer,
+    available: true,
+  }
+}
+
+/** README.md and LICENSE files an imported folder may carry: read for the card, never required. */
+async function readCardFiles(folder: string): Promise<Pick<ImportFacts, 'readme' | 'licenseFile'>> {
+  const read = async (name: string): Promise<string | null> => {
+    let file: string
+    try {
+      file = safePath(folder, name, folderFileUse)
+    } catch {
+      // A card file that leads out of the folder is not read; the card says "unknown" instead.
+      return null
+    }
+    if (!statSync(file, { throwIfNoEntry: false })?.isFile()) return null
+    // A card file is text; a huge one is not a card.
+    if (statSync(file).size > 1_000_000) return null
+    return readFile(file, 'utf8')
+  }
+  const readmeText = await read('README.md')
+  let licenseFile: ImportFacts['licenseFile']
+  for (const name of ['LICENSE', 'LICENSE.txt', 'LICENSE.md']) {
+    const text = await read(name)
+    if (text !== null) {
+      licenseFile = { file: name, name: licenseNameFromText(text) }
+      break
+    }
+  }
+  return { readme: readmeText ? frontMatterScalars(readmeText) : {}, licenseFile }
 }
 
 const folderFileUse: PathUse = {
@@ -65,6 +238,7 @@ export async function importModel(folder: string, dataDir: string): Promise<Mode
       throw new AppError('bad_data', 'metadata.json is not valid JSON. Export the model again or remove that file.')
     }
   }
+  const cardFiles = await readCardFiles(folder)
   const model = await loadFromArtifacts(artifacts)
   let card: ModelCard
   let preprocess: Preprocess
@@ -81,30 +255,19 @@ export async function importModel(folder: string, dataDir: string): Promise<Mode
     const teachable = meta.packageName !== 'tunewise' && Array.isArray(meta.labels) && existsSync(metaFile)
     preprocess =
       meta.packageName === 'tunewise' && meta.preprocessing ? meta.preprocessing : teachable ? 'rgb/127.5-1' : 'rgb/255'
-    const h = shape[1] ?? meta.imageSize ?? 224
-    const w = shape[2] ?? meta.imageSize ?? 224
-    const name = meta.modelName || basename(folder)
-    const digest = createHash('sha256').update(JSON.stringify(json.modelTopology)).digest('hex').slice(0, 8)
-    card = {
-      id: `imported-${slug(name)}-${digest}`,
-      name: `${name} (imported)`,
-      task: 'image-classification',
-      supported: true,
-      inputSize: [h, w],
+    card = draftImportedCard({
+      folder,
+      json,
+      meta,
+      hasMetadata: existsSync(metaFile),
+      ...cardFiles,
+      inputSize: [shape[1] ?? meta.imageSize ?? 224, shape[2] ?? meta.imageSize ?? 224],
       parameters: model.countParams(),
-      license: 'unknown (imported by you)',
-      licenseKind: 'unknown',
-      source: { kind: 'imported', description: `Imported from ${folder}.` },
-      card: {
-        summary: `A TF.js layers model you imported${teachable ? ' (Teachable Machine export)' : ''}.`,
-        trainedOn: meta.labels?.length ? `Its own classes: ${meta.labels.join(', ')}.` : 'Unknown.',
-        input: `${h}×${w} RGB image.`,
-        preprocessing: preprocessDescriptions[preprocess],
-        limitations: `Features are taken from '${featureLayer}' (${featureDim ?? '?'} values), the layer before its classifier.`,
-      },
+      weightBytes: artifacts.weightData ? (artifacts.weightData as ArrayBuffer).byteLength : 0,
       featureLayer,
-      available: true,
-    }
+      featureDim: featureDim ?? null,
+      preprocess,
+    })
   } finally {
     model.dispose()
   }

@@ -14,7 +14,14 @@ import { AppError } from '../../errors'
 import { safePath, type PathUse } from '../../safe-path'
 import { getTf } from '../backend'
 import { applyFreeze } from './freeze'
-import { catalogue, findEntry, type CatalogueEntry, type Preprocess } from './catalogue'
+import {
+  UNKNOWN_LICENSE_WARNING,
+  catalogue,
+  findEntry,
+  licenseFromName,
+  type CatalogueEntry,
+  type Preprocess,
+} from './catalogue'
 
 export interface LoadedModel {
   card: ModelCard
@@ -226,11 +233,34 @@ export function guessFeatureLayer(model: LayersModel): string {
   return layers[i].name
 }
 
+/**
+ * A stored card as the current card shape: cards saved before cards had a license summary get one from their
+ * license name, with the fields nobody wrote down marked unknown and the unknown-license warning.
+ */
+export function completeCard(card: ModelCard): ModelCard {
+  const c = card.card
+  if (c.licenseInfo) return card
+  const license = licenseFromName(/^unknown\b/i.test(card.license) ? undefined : card.license)
+  const unknown = [...(c.unknown ?? [])]
+  if (license.kind === 'unknown' && !unknown.includes('license')) unknown.push('license')
+  if (!c.size) unknown.push('size')
+  return {
+    ...card,
+    card: {
+      ...c,
+      licenseInfo: license.info,
+      unknown,
+      warnings: c.warnings ?? (license.kind === 'unknown' ? [UNKNOWN_LICENSE_WARNING] : []),
+    },
+  }
+}
+
 /** Imported models keep their card next to the weights. */
 async function storedCard(dataDir: string, modelId: string): Promise<StoredCard | undefined> {
   const file = join(modelDir(dataDir, modelId), STORED_CARD_FILE)
   if (!existsSync(file)) return undefined
-  return JSON.parse(await readFile(file, 'utf8')) as StoredCard
+  const stored = JSON.parse(await readFile(file, 'utf8')) as StoredCard
+  return { ...stored, card: completeCard(stored.card) }
 }
 
 /** Catalogue entry or imported card for a model id, with `available` filled in for this data folder. */
@@ -371,6 +401,7 @@ export function listLayers(loaded: LoadedModel): LayerInfo[] {
       outputShape: shapeOf(l),
       params: l.countParams(),
       hasWeights: l.weights.length > 0,
+      weightShapes: l.weights.map((w) => [...w.shape] as number[]),
       inBase,
       block: inBase ? blocks[index] : 'old-head',
     }

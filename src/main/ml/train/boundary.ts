@@ -1,10 +1,13 @@
 /**
  * Phase 2's graph surgery: cut the base where training starts, so everything below the cut runs once (and is
- * cached) and only the layers above it are on the gradient tape.
+ * cached) and only the layers above it are on the gradient tape. Adapters enter the graph here too: a LoRA
+ * adapter replaces the layer it adapts, a LoReFT intervention follows the layer whose output it nudges
+ * (`GraphEdits`, src/main/ml/models/graph.ts; the export rebuilds the whole base the same way).
  */
 import type { LayersModel, SymbolicTensor } from '@tensorflow/tfjs'
 import { AppError } from '../../errors'
 import { getTf } from '../backend'
+import { reapply, type GraphEdits } from '../models/graph'
 
 type Layer = LayersModel['layers'][number]
 
@@ -33,32 +36,27 @@ function crossingTensors(layers: Layer[], from: number): SymbolicTensor[] {
   return [...seen.values()]
 }
 
-/** Applies `layers` again, in order, starting from `known` (original tensor id → its new stand-in). */
-function reapply(layers: Layer[], known: Map<number, SymbolicTensor>): void {
-  for (const l of layers) {
-    if (l.getClassName() === 'InputLayer') continue
-    const node = l.inboundNodes[0]
-    const ins = node.inputTensors.map((t) => {
-      const m = known.get(t.id)
-      if (!m) throw new Error(`phase 2 graph: no input for layer ${l.name}`)
-      return m
-    })
-    const out = l.apply(ins.length === 1 ? ins[0] : ins) as SymbolicTensor | SymbolicTensor[]
-    const outs = Array.isArray(out) ? out : [out]
-    node.outputTensors.forEach((t, k) => known.set(t.id, outs[k]))
-  }
+/** Index of the first layer training touches: trainable, replaced, or reading an edited output. */
+function firstTrained(layers: Layer[], trainable: Set<string>, edits: GraphEdits): number {
+  let first = layers.findIndex((l) => trainable.has(l.name) || (edits.replace?.has(l.name) ?? false))
+  if (first < 0) first = Infinity
+  layers.forEach((l, i) => {
+    if (edits.after?.has(l.name)) first = Math.min(first, i + 1)
+  })
+  return Number.isFinite(first) ? first : -1
 }
 
 /**
- * The layers above the first trainable base layer, rebuilt on new inputs that stand for the tensors crossing
- * the freeze boundary. `lower` computes those tensors from the image (null when the boundary is the image).
- * @throws AppError('invalid_input') when no base layer is trainable.
+ * The layers above the first trained base layer (trainable, adapted, or reading a nudged output), rebuilt on
+ * new inputs that stand for the tensors crossing the freeze boundary, with `edits` swapped in. `lower`
+ * computes those tensors from the image (null when the boundary is the image).
+ * @throws AppError('invalid_input') when nothing in the base trains.
  */
-export function splitAtBoundary(base: LayersModel, trainable: Set<string>): BoundarySplit {
+export function splitAtBoundary(base: LayersModel, trainable: Set<string>, edits: GraphEdits = {}): BoundarySplit {
   const tf = getTf()
   const layers = base.layers
-  let first = layers.findIndex((l) => trainable.has(l.name))
-  if (first < 0) throw new AppError('invalid_input', 'Phase 2 needs at least one unfrozen base layer.')
+  let first = firstTrained(layers, trainable, edits)
+  if (first < 0) throw new AppError('invalid_input', 'Phase 2 needs at least one unfrozen or adapted base layer.')
   let boundary = crossingTensors(layers, first)
   const inputIds = new Set(base.inputs.map((t) => t.id))
   if (boundary.some((t) => inputIds.has(t.id))) {
@@ -72,10 +70,12 @@ export function splitAtBoundary(base: LayersModel, trainable: Set<string>): Boun
   const known = new Map<number, SymbolicTensor>()
   const inputs = boundary.map((t, i) => {
     const x = tf.input({ shape: t.shape.slice(1) as number[], name: `tunewise_boundary_${i}` })
-    known.set(t.id, x)
+    // A nudged output that is itself cached: the intervention is the first thing above the cut.
+    const post = edits.after?.get(t.sourceLayer.name)
+    known.set(t.id, post ? (post.apply(x) as SymbolicTensor) : x)
     return x
   })
-  reapply(layers.slice(first), known)
+  reapply(layers.slice(first), known, edits)
   const features = known.get(base.outputs[0].id)
   if (!features) throw new Error('phase 2 graph: the feature output was not reached')
   return { lower, inputs, features, boundaryNames: boundary.map((t) => t.sourceLayer.name) }

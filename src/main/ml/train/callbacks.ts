@@ -59,7 +59,9 @@ const fmt = (x: number): string => (Number.isFinite(x) ? String(Number(x.toPreci
 
 /**
  * Stops on the first batch whose loss is not finite and ends the run with a `NanLossError` that says which
- * epoch diverged and which learning rate to try instead.
+ * epoch diverged and which learning rate to try instead. A later phase that keeps the best weights across
+ * phases (`KeepBest`) may `recover` instead: training stops, the message goes to `recover`, and the run goes
+ * on with the best weights seen.
  */
 export class NanStop extends TrainingCallback {
   private diverged = false
@@ -67,10 +69,12 @@ export class NanStop extends TrainingCallback {
   /**
    * @param phase the phase being trained (1 or 2), named in the message for phase 2.
    * @param learningRate the phase's starting learning rate, quoted in the message with a smaller suggestion.
+   * @param recover when given, told the message instead of throwing (training still stops).
    */
   constructor(
     private readonly phase: 1 | 2,
     private readonly learningRate: number,
+    private readonly recover?: (message: string) => void,
   ) {
     super()
   }
@@ -91,10 +95,12 @@ export class NanStop extends TrainingCallback {
     const what = this.diverged || Number.isNaN(loss) ? 'NaN' : 'infinite'
     const lr = this.learningRate
     const suggestion = lr > 1e-3 ? 0.001 : lr / 10
-    throw new NanLossError(
+    const message =
       `Training stopped: the loss became ${what} at epoch ${epoch + 1}${this.phase === 2 ? ' of phase 2' : ''}. ` +
-        `The learning rate (${fmt(lr)}) is probably too high; try ${fmt(suggestion)}.`,
-    )
+      `The learning rate (${fmt(lr)}) is probably too high; try ${fmt(suggestion)}.`
+    if (!this.recover) throw new NanLossError(message)
+    this.model.stopTraining = true
+    this.recover(message)
   }
 }
 
@@ -272,6 +278,72 @@ export class EarlyStopping extends TrainingCallback {
   override async onTrainEnd(): Promise<void> {
     const weights = this.model.weights
     this.snapshot?.forEach((s, i) => weights[i].write(s))
+  }
+
+  override dispose(): void {
+    if (this.snapshot) getTf().dispose(this.snapshot)
+    this.snapshot = null
+  }
+
+  private takeSnapshot(): void {
+    const tf = getTf()
+    this.dispose()
+    this.snapshot = this.model.weights.map((w) => tf.clone(w.read()))
+  }
+}
+
+/** What `KeepBest` did, for the run's log. */
+export interface KeepBestOutcome {
+  /** Validation loss of the weights the phase started from (the previous phase's result). */
+  baseline: number
+  /** The lowest validation loss seen: the weights the phase ends with. */
+  best: number
+  /** 0-based epoch of this phase whose weights were kept; null when none beat the baseline. */
+  bestEpoch: number | null
+}
+
+/**
+ * Keeps the best weights seen across phases, by validation loss: the phase starts from `baseline()` (the loss
+ * of the weights it starts with, i.e. what the previous phase ended with) and a copy of those weights; an epoch
+ * with a lower validation loss replaces the copy; when training ends the copy is put back. So a later phase
+ * can never end worse on validation than the phase before it. Needs validation (`val_loss`).
+ */
+export class KeepBest extends TrainingCallback {
+  private best = Infinity
+  private baselineLoss = Infinity
+  private bestEpoch: number | null = null
+  private snapshot: Tensor[] | null = null
+
+  /**
+   * @param baseline validation loss of the model as it is when training begins.
+   * @param onEnd told what was kept, once the best weights are back in place.
+   */
+  constructor(
+    private readonly baseline: () => number,
+    private readonly onEnd: (outcome: KeepBestOutcome) => void = () => undefined,
+  ) {
+    super()
+  }
+
+  override async onTrainBegin(): Promise<void> {
+    this.baselineLoss = this.baseline()
+    this.best = this.baselineLoss
+    this.bestEpoch = null
+    this.takeSnapshot()
+  }
+
+  override async onEpochEnd(epoch: number, logs?: Logs): Promise<void> {
+    const loss = logs?.val_loss
+    if (loss === undefined || !(loss < this.best)) return
+    this.best = loss
+    this.bestEpoch = epoch
+    this.takeSnapshot()
+  }
+
+  override async onTrainEnd(): Promise<void> {
+    const weights = this.model.weights
+    this.snapshot?.forEach((s, i) => weights[i].write(s))
+    this.onEnd({ baseline: this.baselineLoss, best: this.best, bestEpoch: this.bestEpoch })
   }
 
   override dispose(): void {

@@ -1,10 +1,15 @@
-/** The end of a run: score the validation and test splits, export the model, save the run's own predictions. */
+/**
+ * The end of a run: score the validation and test splits, export the model (adapters merged into a plain
+ * base, the adapter saved beside it), save the run's own predictions.
+ */
 import { mkdir, writeFile } from 'node:fs/promises'
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
 import type { Evaluation } from '../../../shared/types'
 import { evaluatePredictions } from '../eval/evaluate'
+import { adapterWeights, hasAdapters, saveAdapter, type AdapterSet } from '../adapters/adapters'
 import { writeExport, type ExportMetadata } from '../export/export'
-import { runDir, runModelDir, runPredictionsFile } from '../layout'
+import { mergeAdapters } from '../export/merge'
+import { runAdapterDir, runDir, runModelDir, runPredictionsFile } from '../layout'
 import { preprocessDescriptions } from '../models/catalogue'
 import type { LoadedModel } from '../models/load'
 import { predictProbs } from './fit-loop'
@@ -66,15 +71,30 @@ function exportMetadata(ctx: RunContext, loaded: LoadedModel): ExportMetadata {
 }
 
 /**
+ * The base the export carries: the base itself, or with `adapters` merged in (a plain base, no custom layer).
+ * The adapter is also saved on its own, and posted as the run's 'adapter' artifact.
+ */
+async function exportBase(ctx: RunContext, base: LayersModel, adapters: AdapterSet | null | undefined) {
+  if (!hasAdapters(adapters)) return base
+  const weights = adapterWeights(adapters)
+  const merged = mergeAdapters(base, weights)
+  ctx.keepWeights(merged)
+  const dir = runAdapterDir(ctx.io.dataDir, ctx.job.runId)
+  await saveAdapter(dir, weights, ctx.config.modelId)
+  ctx.io.post({ type: 'artifact', kind: 'adapter', path: dir })
+  return merged
+}
+
+/**
  * Evaluates `final` on val and test (posting each evaluation), exports base + `head` to the run's model
- * folder with predictions.json beside it, and posts the artifact and `done`.
+ * folder with predictions.json beside it (adapters merged, see `exportBase`), and posts the artifact and `done`.
  * @param phase the last phase trained, for progress.
  */
 export async function finishRun(
   ctx: RunContext,
   run: PreparedRun,
   head: LayersModel,
-  final: TrainedPhase,
+  final: TrainedPhase & { adapters?: AdapterSet | null },
   phase: 1 | 2,
 ): Promise<void> {
   const { job, io } = ctx
@@ -87,7 +107,8 @@ export async function finishRun(
   ctx.stage(phase, 'exporting')
   await mkdir(runDir(io.dataDir, job.runId), { recursive: true })
   const modelPath = runModelDir(io.dataDir, job.runId)
-  await writeExport(run.loaded.base, head, modelPath, exportMetadata(ctx, run.loaded))
+  const base = await exportBase(ctx, run.loaded.base, final.adapters)
+  await writeExport(base, head, modelPath, exportMetadata(ctx, run.loaded))
   const predictions: RunPredictions = {
     labels: [...job.labels],
     root: job.datasetPath,

@@ -1,6 +1,7 @@
 /**
  * One training run, start to finish: backend, model, phase 1 (head on cached features), optional phase 2
- * (top of the base + head on activations cached at the freeze boundary), evaluation, export.
+ * (unfrozen top of the base, or LoRA / LoReFT adapters, + head on activations cached at the freeze boundary,
+ * keeping the best weights across phases), evaluation, export (adapters merged).
  * Pure Node: the same function runs in the app's job process, the CLI and tests.
  */
 import type { Tensor } from '@tensorflow/tfjs'
@@ -8,14 +9,22 @@ import type { FromJob, JobStart } from '../../../shared/job-messages'
 import { AppError } from '../../errors'
 import { initBackend } from '../backend'
 import { cacheDir } from '../layout'
-import { featureCacheServes, phase2Runs, trainableLayerNames } from '../../../shared/run-rules'
+import {
+  featureCacheServes,
+  loraTargetNames,
+  phase2Runs,
+  reftLayerNames,
+  strategyKind,
+  trainableLayerNames,
+} from '../../../shared/run-rules'
+import type { LayerInfo, RunConfig } from '../../../shared/types'
 import { listLayers, loadBaseModel, type LoadedModel } from '../models/load'
 import { makeAugmenter } from './augment'
 import { NanLossError } from './callbacks'
 import { AugmentedInputs } from './inputs'
 import type { PreparedRun } from './phase'
 import { runPhase1 } from './phase1'
-import { runPhase2 } from './phase2'
+import { runPhase2, type Phase2Plan } from './phase2'
 import { finishRun } from './finish'
 import { RunContext, stageOnly, type TrainIo } from './run-context'
 import { classWeights, extractionFiles, splitExamples } from './splits'
@@ -67,18 +76,28 @@ function prepareRun(ctx: RunContext, loaded: LoadedModel): PreparedRun {
   }
 }
 
+/** What phase 2 trains besides the head: the one rule in src/shared/run-rules.ts, applied to this base. */
+export function phase2Plan(config: RunConfig, layers: LayerInfo[]): Phase2Plan {
+  const kind = strategyKind(config.freeze)
+  return {
+    trainable: trainableLayerNames(config.freeze, layers),
+    lora: kind === 'lora' ? loraTargetNames(config, layers) : [],
+    reft: kind === 'loreft' ? reftLayerNames(config, layers) : [],
+  }
+}
+
 async function runJob(ctx: RunContext): Promise<void> {
   const { config } = ctx
   const loaded = await loadModel(ctx)
   const run = prepareRun(ctx, loaded)
   const layers = listLayers(loaded)
-  const trainable = trainableLayerNames(config.freeze, layers)
   // The one rule the wizard, the estimate and the CLI use too (src/shared/run-rules.ts).
   const doPhase2 = phase2Runs(config, layers)
-  if (config.phase2.enabled && !doPhase2) ctx.log('Phase 2 skipped: the freeze settings leave no base layer to train.')
+  if (config.phase2.enabled && !doPhase2)
+    ctx.log('Phase 2 skipped: none of the chosen layers is in this model, so only the head trains.')
 
   const phase1 = await runPhase1(ctx, run)
-  const final = doPhase2 ? await runPhase2(ctx, run, phase1.model, trainable) : phase1
+  const final = doPhase2 ? await runPhase2(ctx, run, phase1.model, phase2Plan(config, layers)) : phase1
   await finishRun(ctx, run, phase1.model, final, doPhase2 ? 2 : 1)
 }
 
