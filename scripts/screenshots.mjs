@@ -4,8 +4,17 @@
 // second with a lower learning rate) and writes docs/screenshots/<n>-<screen>.png.
 // Needs the built app (`npm run screenshots` builds first) and Chromium (CHROMIUM_PATH or
 // /usr/bin/chromium).
-import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -210,6 +219,30 @@ try {
   await $('compare-view').waitFor()
   await $('metrics-table').waitFor()
   await shoot('9-compare')
+
+  // 2b. A messy folder's data report, grouped by reason (copies, a damaged file, a text file, a FIFO,
+  // a link leading outside, OS litter).
+  const messy = join(dataDir, 'messy')
+  const sample = join(dataDir, 'sample-data', 'shapes')
+  for (const label of ['circle', 'square', 'star']) {
+    mkdirSync(join(messy, label), { recursive: true })
+    for (const f of readdirSync(join(sample, label)).slice(0, 12))
+      copyFileSync(join(sample, label, f), join(messy, label, f))
+    for (const f of readdirSync(join(sample, label)).slice(0, 3))
+      copyFileSync(join(sample, label, f), join(messy, label, `copy of ${f}`))
+  }
+  writeFileSync(join(messy, 'circle', 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2]))
+  writeFileSync(join(messy, 'square', 'notes.png'), 'not an image')
+  writeFileSync(join(messy, 'star', '.DS_Store'), '')
+  symlinkSync('/etc', join(messy, 'star', 'system'))
+  spawnSync('mkfifo', [join(messy, 'circle', 'pipe.png')])
+  await page.locator('[data-step="data"]').click()
+  await onStep('data')
+  await $('dataset-pick').click()
+  await $('dataset-path').fill(messy)
+  await $('dataset-submit').click()
+  await $('data-flags').waitFor({ timeout: 120_000 })
+  await shootAt(page.locator('h3', { hasText: 'Flagged files' }), '2b-data-problems')
 
   if (errors.length) throw new Error(`The page reported errors:\n${errors.join('\n')}`)
 } finally {
