@@ -2,6 +2,8 @@
  * Command-line Tunewise: `npm run tunewise -- <command>`. Same services, same database, same
  * training jobs as the app.
  */
+import { coachFindings } from '../shared/coach'
+import { accuracyOf, recallsOf, uncertaintyText } from '../shared/scores'
 import { existsSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { defaultRunConfig, mergeSettings, runConfigSchema, settingsHelp } from '../shared/run-config'
@@ -43,6 +45,7 @@ const HELP = `Tunewise command line
   npm run tunewise -- inspect DIR                 report on an image folder (one sub-folder per class)
   npm run tunewise -- inspect MODEL_ID            a model's card and its layers, block by block
   npm run tunewise -- train --data DIR [--model ID] [--config run.json] [--json]
+  npm run tunewise -- lr-find --data DIR [--model ID] [--config run.json] [--json]   suggest a learning rate
   npm run tunewise -- runs [--json]               list every run
   npm run tunewise -- compare RUN_A RUN_B [...] [--json]
   npm run tunewise -- export RUN OUT_DIR          write the trained model with its model card (README.md)
@@ -167,6 +170,33 @@ function loadConfig(file: string, defaults: RunConfig, overrides: Partial<RunCon
   }
 }
 
+/** The learning-rate range test for a folder and settings, as the Hyperparameters step runs it. */
+async function lrFind(svc: Services, args: Args, json: boolean): Promise<number> {
+  const data = args.flags.data
+  if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the image folder: lr-find --data DIR')
+  const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(data) })
+  if (report.blockers.length)
+    throw new AppError('invalid_input', `Cannot train on ${report.path}: ${report.blockers.join(' ')}`)
+  const flagModel = typeof args.flags.model === 'string' ? args.flags.model : undefined
+  let config: RunConfig = defaultRunConfig(flagModel ?? DEFAULT_MODEL, report.id)
+  if (typeof args.flags.config === 'string')
+    config = loadConfig(resolve(args.flags.config), config, {
+      datasetId: report.id,
+      ...(flagModel ? { modelId: flagModel } : {}),
+    })
+  const r = await call<{ points: { lr: number; loss: number }[]; suggestion: number }>(svc, 'runs:lr-find', { config })
+  if (json) console.log(JSON.stringify(r))
+  else {
+    const shown = r.points.filter((_, i) => i % Math.max(1, Math.floor(r.points.length / 12)) === 0)
+    console.log(table([['learning rate', 'loss'], ...shown.map((p) => [p.lr.toExponential(1), p.loss.toFixed(3)])]))
+    console.log(
+      `Suggested learning rate: ${r.suggestion} (a tenth of the rate where the loss was lowest). ` +
+        `Use it with a config file: {"hyper": {"learningRate": ${r.suggestion}}}`,
+    )
+  }
+  return 0
+}
+
 async function train(svc: Services, args: Args, json: boolean): Promise<number> {
   const data = args.flags.data
   if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the image folder: train --data DIR')
@@ -242,6 +272,19 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
     phase1Planned: run.config.hyper.epochs,
     stoppedEarly: run.status === 'succeeded' && (byPhase[1] ?? 0) < run.config.hyper.epochs,
   }
+  // The same findings and intervals the Results screen shows (src/shared/coach.ts, scores.ts).
+  const findings = coachFindings({
+    config: run.config,
+    status: run.status,
+    errorCode: run.errorCode,
+    points: curves,
+    evaluations: run.evaluations,
+  })
+  const interval = (ev: typeof test) => {
+    if (!ev) return null
+    const i = accuracyOf(ev)
+    return { low: i.low, high: i.high, correct: i.successes, images: i.trials }
+  }
   if (json) {
     console.log(
       JSON.stringify({
@@ -256,13 +299,24 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
         dataWarnings,
         epochs,
         durationMs: run.durationMs,
+        findings,
         metrics: {
-          val: val ? { accuracy: val.accuracy, loss: val.loss, best: run.bestValAccuracy } : null,
+          val: val
+            ? { accuracy: val.accuracy, interval: interval(val), loss: val.loss, best: run.bestValAccuracy }
+            : null,
           test: test
             ? {
                 accuracy: test.accuracy,
+                /** 95 % Wilson interval of the accuracy. */
+                interval: interval(test),
                 loss: test.loss,
                 perClass: test.perClass,
+                /** 95 % Wilson interval of each class's recall. */
+                recallIntervals: recallsOf(test).map((r) => ({
+                  label: r.label,
+                  low: r.recall.low,
+                  high: r.recall.high,
+                })),
                 /** confusion.matrix[true][predicted], rows and columns in `labels` order. */
                 confusion: { labels: test.labels, matrix: test.confusion },
               }
@@ -281,7 +335,10 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
         `${run.durationMs !== null ? ` in ${formatDuration(run.durationMs)}` : ''}.`,
     )
     if (test) {
-      console.log(`Validation accuracy ${pct(val?.accuracy)}, test accuracy ${pct(test.accuracy)}`)
+      const t = accuracyOf(test)
+      console.log(
+        `Validation accuracy ${pct(val?.accuracy)}, test accuracy ${pct(test.accuracy)} (likely ${uncertaintyText(t)}, 95 % interval)`,
+      )
       console.log(
         table([
           ['class', 'precision', 'recall', 'F1', 'images'],
@@ -290,6 +347,10 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
       )
       for (const line of confusionLines(test.labels, test.confusion)) console.log(line)
     }
+    for (const f of findings)
+      console.log(
+        `Coach: ${f.title}. ${escapeControl(f.detail)}${f.fix ? ` Fix: ${f.fix.changes.map((c) => `${c.path}=${JSON.stringify(c.value)}`).join(', ')}.` : ''}`,
+      )
   }
   return run.status === 'succeeded' ? 0 : run.status === 'cancelled' ? 130 : 1
 }
@@ -368,6 +429,8 @@ async function main(argv: string[]): Promise<number> {
         else printReport(report)
         return report.blockers.length ? 1 : 0
       }
+      case 'lr-find':
+        return await lrFind(svc, args, json)
       case 'train':
         return await train(svc, args, json)
       case 'demo': {

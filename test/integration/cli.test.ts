@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultRunConfig, numberField, numberMessage } from '../../src/shared/run-config'
+import { wilson } from '../../src/shared/stats'
 import type { RunConfig, RunSummary } from '../../src/shared/types'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
 
@@ -79,8 +80,11 @@ interface TrainOutput {
       loss: number
       perClass: { label: string; precision: number; recall: number; f1: number; support: number }[]
       confusion: { labels: string[]; matrix: number[][] }
+      interval: { low: number; high: number; correct: number; images: number }
+      recallIntervals: { label: string; low: number; high: number }[]
     } | null
   }
+  findings: { code: string; title: string; fix?: { changes: { path: string; value: unknown }[] } }[]
 }
 
 interface ErrorOutput {
@@ -327,6 +331,16 @@ describe('tunewise CLI', () => {
       expect(test.accuracy).toBeLessThanOrEqual(1)
       expect(Number.isFinite(test.loss)).toBe(true)
       expect(test.perClass.map((c) => c.label).sort()).toEqual([...labels].sort())
+      // Every score with its 95 % interval, computed as the app does, and the coach's findings.
+      expect(test.interval).toEqual(
+        expect.objectContaining({ images: test.confusion.matrix.flat().reduce((x, y) => x + y, 0) }),
+      )
+      const w = wilson(test.interval.correct, test.interval.images)
+      expect([test.interval.low, test.interval.high]).toEqual([w.low, w.high])
+      expect(test.interval.correct / test.interval.images).toBeCloseTo(test.accuracy, 10)
+      expect(test.recallIntervals.map((r) => r.label).sort()).toEqual([...labels].sort())
+      expect(Array.isArray(a.findings)).toBe(true)
+      for (const f of a.findings) expect(f.code).toMatch(/^[a-z-]+$/)
 
       const runs = lastJsonLine<RunSummary[]>(await run('runs', '--json'))
       expect(runs.map((x) => x.id)).toEqual([a.runId])
@@ -464,5 +478,14 @@ describe('tunewise CLI', () => {
     expect(text.stdout).toMatch(/^\s+circle\s+star$/m)
     expect(text.stdout).toMatch(/^circle\s+\d+\s+\d+$/m)
     expect(text.stdout).toMatch(/^star\s+\d+\s+\d+$/m)
+  })
+
+  it('lr-find suggests a learning rate from the range test', async () => {
+    const r = await run('lr-find', '--data', sample, '--json')
+    expect(r.code, r.stdout + r.stderr).toBe(0)
+    const out = lastJsonLine<{ points: { lr: number; loss: number }[]; suggestion: number }>(r)
+    expect(out.points.length).toBeGreaterThan(10)
+    expect(out.suggestion).toBeGreaterThan(0)
+    expect(out.suggestion).toBeLessThanOrEqual(1)
   })
 })
