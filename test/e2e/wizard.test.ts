@@ -126,8 +126,22 @@ describe('sample data with every default', () => {
     const diagonal = counts.filter((_, k) => k % (classes + 1) === 0).reduce((a, b) => a + b, 0)
     expect(total).toBeGreaterThan(0)
     expect(value).toBeCloseTo(diagonal / total, 6)
+    // The headline carries its 95 % interval, and it contains the value.
+    const interval = page.locator('[data-testid="test-interval"]')
+    const [low, high] = [
+      Number(await interval.getAttribute('data-low')),
+      Number(await interval.getAttribute('data-high')),
+    ]
+    expect(low).toBeLessThanOrEqual(value)
+    expect(high).toBeGreaterThanOrEqual(value)
 
     expect(clicks).toBeLessThanOrEqual(8)
+    // The mislabel search answers on the run's own cached features (not counted: not on the defaults path).
+    await page.locator('[data-testid="suspects-find"]').click()
+    await page
+      .locator('[data-testid="suspects-none"], [data-testid="suspect-thumbs"]')
+      .first()
+      .waitFor({ timeout: 120_000 })
     expect(pageErrors(page)).toEqual([])
   })
 
