@@ -3,7 +3,7 @@
  * every default to Results in a handful of clicks, a reload mid-run, export, cancel, and a dataset
  * with a single class. One data directory for the file; the tests run in order and share one run.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
@@ -248,6 +248,38 @@ describe('the coach', () => {
     const lr = Number(await page.locator('[data-testid="field-hyper-learning-rate"]').inputValue())
     expect(lr).toBeLessThan(1)
     expect(lr).toBeGreaterThan(0)
+    expect(pageErrors(page)).toEqual([])
+  })
+})
+
+describe('a folder where half the images are copies (the false 100 %)', () => {
+  it('warns on the Data step that the copies cannot inflate the test score (the split side is checked in data-folder.test.ts)', async () => {
+    const root = join(scratch, 'copies')
+    for (const [label, colour] of [
+      ['red', { r: 220, g: 30, b: 30 }],
+      ['blue', { r: 30, g: 30, b: 220 }],
+    ] as const) {
+      mkdirSync(join(root, label), { recursive: true })
+      for (let i = 0; i < 8; i++) {
+        const png = await sharp({
+          create: { width: 48, height: 48, channels: 3, background: { ...colour, g: colour.g + i * 20 } },
+        })
+          .png()
+          .toBuffer()
+        writeFileSync(join(root, label, `${label}-${i}.png`), png)
+        writeFileSync(join(root, label, `copy of ${label}-${i}.png`), png)
+      }
+    }
+    await page.locator('[data-step="data"]').click()
+    await page.locator('[data-step="data"][aria-current="step"]').waitFor()
+    await page.locator('[data-testid="dataset-pick"]').click()
+    await page.locator('[data-testid="dataset-path"]').fill(root)
+    await page.locator('[data-testid="dataset-submit"]').click()
+    const warnings = page.locator('[data-testid="data-warnings"]')
+    await warnings.waitFor({ timeout: 60_000 })
+    await expect(warnings.textContent()).resolves.toMatch(/16 images are exact copies.*cannot inflate the test score/)
+    await page.locator('[data-testid="next"]:enabled').click()
+    await page.locator('[data-testid="split-table"]').waitFor()
     expect(pageErrors(page)).toEqual([])
   })
 })
