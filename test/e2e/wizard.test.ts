@@ -160,6 +160,30 @@ describe('sample data with every default', () => {
   })
 })
 
+describe('try your own image', () => {
+  it('classifies a chosen image and leaves the window and the step rail where they were', async () => {
+    const image = join(scratch, 'mine.png')
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 60, b: 60 } } })
+      .png()
+      .toFile(image)
+    const where = () =>
+      page.evaluate(() => ({
+        window: document.scrollingElement?.scrollTop ?? 0,
+        rail: Math.round(document.querySelector('.rail')?.getBoundingClientRect().top ?? -1),
+      }))
+    const before = await where()
+    const [chooser] = await Promise.all([
+      page.waitForEvent('filechooser'),
+      page.locator('label[for="predict-file"]').click(),
+    ])
+    await chooser.setFiles(image)
+    await page.locator('[data-testid="predictions"] li').first().waitFor({ timeout: 60_000 })
+    expect(await where()).toEqual(before)
+    expect(before.window).toBe(0)
+    expect(pageErrors(page)).toEqual([])
+  })
+})
+
 describe('cancelling', () => {
   it('stops a running training and says it was cancelled', async () => {
     // A run that cannot finish by itself before the cancel: many epochs, no early stopping.
