@@ -83,8 +83,10 @@ export interface ExportCardFacts {
   >
   base: Pick<ModelCard, 'id' | 'name' | 'license' | 'licenseKind' | 'card' | 'source'>
   datasetName: string
+  /** Per class, how many images went where; `train` is null when the split could not be recovered. */
   splitCounts: { label: string; train: number | null; val: number; test: number }[] | null
   dataset: Pick<DatasetReport, 'warnings' | 'tinyClasses' | 'sizes' | 'duplicates'> | null
+  /** What the person exporting says the model is for. */
   intendedUse?: string
 }
 

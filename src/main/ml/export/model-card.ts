@@ -8,16 +8,8 @@
 import { defaultRunConfig, field, fieldList, getPath } from '../../../shared/run-config'
 import { describeStrategy } from '../../../shared/run-rules'
 import { describeInterval, wilson } from '../../../shared/stats'
-import type {
-  CardBlock,
-  CardSection,
-  DatasetReport,
-  Evaluation,
-  ExportFormat,
-  ModelCard,
-  RunCard,
-  RunDetail,
-} from '../../../shared/types'
+import type { ExportCardFacts } from '../../../shared/tasks'
+import type { CardBlock, CardSection, Evaluation, ExportFormat, RunCard, RunDetail } from '../../../shared/types'
 
 /** How the exported files were loaded back and compared with the run's own answers. */
 export interface ExportCheck {
@@ -33,39 +25,15 @@ export interface ExportCheck {
 }
 
 /** Per class, how many images went where; `train` is null when the split could not be recovered. */
-export interface SplitCount {
-  label: string
-  train: number | null
-  val: number
-  test: number
-}
+export type SplitCount = NonNullable<ExportCardFacts['splitCounts']>[number]
 
-/** Everything a run's card is built from. */
-export interface RunCardInput {
-  run: Pick<
-    RunDetail,
-    | 'id'
-    | 'name'
-    | 'config'
-    | 'evaluations'
-    | 'backend'
-    | 'backendReason'
-    | 'durationMs'
-    | 'finishedAt'
-    | 'testAccuracy'
-  >
-  /** The base model's card (its license is inherited). */
-  base: Pick<ModelCard, 'id' | 'name' | 'license' | 'licenseKind' | 'card' | 'source'>
-  datasetName: string
-  splitCounts: SplitCount[] | null
-  dataset: Pick<DatasetReport, 'warnings' | 'tinyClasses' | 'sizes' | 'duplicates'> | null
+/** Everything a run's card is built from: the facts main gathers, plus what the export itself knows. */
+export interface RunCardInput extends ExportCardFacts {
   parameters: { total: number; trainable: number } | null
   inputSize: [number, number]
   /** Preprocessing of the exported graph's input, in words. */
   preprocessingDescription: string
   format: ExportFormat
-  /** What the person exporting says the model is for. */
-  intendedUse?: string
   check: ExportCheck | null
   /** Test images whose pixels were all grey (R = G = B), when the export counted them. */
   grayscale?: { gray: number; total: number } | null
