@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { runConfigSchema, splitRatiosSchema } from './run-config'
 import type { ExportOutput, SuspectImage, TaskInfo } from './tasks'
+import type { RunEstimate } from './estimate'
 import type {
   AppInfo,
   DatasetReport,
@@ -104,7 +105,7 @@ export const contract = {
   'runs:start': { input: z.strictObject({ config: runConfigSchema }), output: out<{ runId: number }>() },
   'runs:estimate': {
     input: z.strictObject({ config: runConfigSchema }),
-    output: out<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }>(),
+    output: out<RunEstimate>(),
   },
   'runs:cancel': { input: z.strictObject({ runId }), output: out<{ cancelled: boolean }>() },
   'runs:active': {

@@ -6,6 +6,7 @@
 import { ensureInside } from '../safe-path'
 import { cacheDir, layersCacheDir, layersCacheFile, runDir, runModelDir, timingsFile } from '../ml/layout'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { basename, join } from 'node:path'
 import type {
   DatasetReport,
@@ -22,12 +23,20 @@ import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
 import type { TaskManager } from '../tasks/task-manager'
 import { detectBackend } from '../ml/backend-detect'
-import { featureCacheServes, phase2Runs, phase2TapeShare } from '../../shared/run-rules'
+import { phase2Runs, phase2TapeShare } from '../../shared/run-rules'
+import { estimateRun, extractionWorkerCount, type RunEstimate } from '../../shared/estimate'
 
 type TaskRunner = Pick<TaskManager, 'run'>
 
 /** Rough seconds per image for one forward pass of a 224 MobileNet-class base, per backend. */
 const SECONDS_PER_IMAGE: Record<string, number> = { 'tensorflow-gpu': 0.005, tensorflow: 0.03, wasm: 0.1, cpu: 1.1 }
+/** One head epoch per training example (1,280 features), measured by `npm run bench` on each backend. */
+const HEAD_SECONDS_PER_EXAMPLE: Record<string, number> = {
+  'tensorflow-gpu': 0.0002,
+  tensorflow: 0.0002,
+  wasm: 0.0002,
+  cpu: 0.0005,
+}
 
 export class ModelService {
   constructor(
@@ -109,32 +118,27 @@ export class ModelService {
   }
 
   /**
-   * An estimate from the measured forward speed, the dataset size and the strategy: phase 2 runs only
-   * where `phase2Runs` says so, and costs in proportion to the part of the base above the first trained
-   * layer, adapted layer or nudged output (`phase2TapeShare`; activations below it are cached once).
+   * The run's time in parts (`estimateRun`, src/shared/estimate.ts) from the measured forward speed, the
+   * dataset size and the strategy: phase 2 costs in proportion to the part of the base above its first
+   * trained layer, adapted layer or nudged output (`phase2TapeShare`; activations below it are cached once).
    */
-  async estimate(
-    config: RunConfig,
-    images: number,
-  ): Promise<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }> {
+  async estimate(config: RunConfig, images: number): Promise<RunEstimate> {
     const card = await this.card(config.modelId)
     const perImage = await this.secondsPerImage(card)
-    const cached = featureCacheServes(config)
-    // Decoding and resizing add roughly a fifth to the forward pass.
-    const extractionSeconds = cached ? images * perImage * 1.2 : 0
-    // Head epochs on cached features are cheap; with augmentation every epoch runs the base.
-    const secondsPerEpoch = cached ? Math.max(0.02, images * 0.0005) : images * perImage * 1.2
-    let phase2 = 0
+    const backend = detectBackend(process.env.TUNEWISE_BACKEND).backend
+    let tapeShare = 0
     if (phase2Runs(config)) {
       const layers = await this.layers(config.modelId).catch(() => [])
       // Without the layer list, assume the top quarter of the base is on the tape.
-      const above = layers.length ? phase2TapeShare(config, layers) : 0.25
-      // Backpropagation through that part costs about three forward passes of it (adapters add little:
-      // a low-rank path beside each adapted layer).
-      phase2 = images * perImage * (1 - above) + config.phase2.epochs * images * perImage * above * 3
+      tapeShare = layers.length ? phase2TapeShare(config, layers) : 0.25
     }
-    const totalSeconds = 3 + extractionSeconds + secondsPerEpoch * config.hyper.epochs + phase2
-    return { extractionSeconds, secondsPerEpoch, totalSeconds }
+    return estimateRun(config, {
+      images,
+      secondsPerImage: perImage,
+      extractionWorkers: extractionWorkerCount(backend, availableParallelism(), Boolean(process.versions.electron)),
+      headSecondsPerExample: HEAD_SECONDS_PER_EXAMPLE[backend] ?? HEAD_SECONDS_PER_EXAMPLE.wasm!,
+      tapeShare,
+    })
   }
 
   private modelDir(run: RunDetail): string {
