@@ -97,6 +97,9 @@ export class ModelService {
    * Seconds per image for the base's forward pass on this machine: measured once per model and
    * backend by a short probe in a child process, then kept in the data folder.
    */
+  /** Probes in flight by model and backend: estimates asked while one runs share it instead of queueing more. */
+  private readonly probes = new Map<string, Promise<number>>()
+
   private async secondsPerImage(card: ModelCard): Promise<number> {
     const backend = detectBackend(process.env.TUNEWISE_BACKEND).backend
     const file = timingsFile(this.dataDir)
@@ -106,15 +109,21 @@ export class ModelService {
     const fallback = (SECONDS_PER_IMAGE[backend] ?? 0.1) * ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
     // While a run trains, a probe would compete for the CPU and measure nonsense.
     if (this.busy()) return fallback
-    try {
-      const result = await this.tasks.run('probe', { modelId: card.id, dataDir: this.dataDir }, { timeoutMs: 60_000 })
-      timings[`${card.id}@${result.backend}`] = result.secondsPerImage
-      mkdirSync(cacheDir(this.dataDir), { recursive: true })
-      writeFileSync(file, JSON.stringify(timings, null, 2))
-      return result.secondsPerImage
-    } catch {
-      return fallback
-    }
+    const pending = this.probes.get(key)
+    if (pending) return pending
+    const probe = this.tasks
+      .run('probe', { modelId: card.id, dataDir: this.dataDir }, { timeoutMs: 60_000 })
+      .then((result) => {
+        const latest = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {}
+        latest[`${card.id}@${result.backend}`] = result.secondsPerImage
+        mkdirSync(cacheDir(this.dataDir), { recursive: true })
+        writeFileSync(file, JSON.stringify(latest, null, 2))
+        return result.secondsPerImage
+      })
+      .catch(() => fallback)
+      .finally(() => this.probes.delete(key))
+    this.probes.set(key, probe)
+    return probe
   }
 
   /**
