@@ -347,23 +347,24 @@ export class LinearHeadTrainer {
     return { loss: lossSum / batch + reg, acc: correct / batch }
   }
 
-  /** Probabilities [rows × classes] for `rows` of `x` (inference: no dropout). */
+  /** Probabilities [rows × classes] for `rows` of `x` (inference: no dropout), through the training forward. */
   predict(x: Float32Array, rows: Int32Array): Float32Array {
     const { inputDim: d, numClasses: c, useBias } = this.shape
     const out = new Float32Array(rows.length * c)
-    const z = new Float64Array(c)
-    for (let r = 0; r < rows.length; r++) {
-      const o = rows[r]! * d
-      let max = -Infinity
-      for (let k = 0; k < c; k++) {
-        let s = useBias ? this.theta[this.nW + k]! : 0
-        for (let i = 0; i < d; i++) s += x[o + i]! * this.theta[k * d + i]!
-        z[k] = s
-        if (s > max) max = s
+    const chunk = 64
+    const offsets = new Int32Array(chunk)
+    const z = new Float64Array(chunk * c)
+    for (let start = 0; start < rows.length; start += chunk) {
+      const n = Math.min(chunk, rows.length - start)
+      for (let r = 0; r < n; r++) offsets[r] = rows[start + r]! * d
+      forward(x, offsets, n, this.theta, d, c, useBias ? this.nW : -1, z)
+      for (let r = 0; r < n; r++) {
+        let max = z[r * c]!
+        for (let k = 1; k < c; k++) max = Math.max(max, z[r * c + k]!)
+        let sum = 0
+        for (let k = 0; k < c; k++) sum += z[r * c + k] = Math.exp(z[r * c + k]! - max)
+        for (let k = 0; k < c; k++) out[(start + r) * c + k] = z[r * c + k]! / sum
       }
-      let sum = 0
-      for (let k = 0; k < c; k++) sum += z[k] = Math.exp(z[k]! - max)
-      for (let k = 0; k < c; k++) out[r * c + k] = z[k]! / sum
     }
     return out
   }
