@@ -10,7 +10,9 @@
  * head train identically whatever the backend.
  *
  * The step is `fit`'s, term for term (tfjs-layers 4.22, tfjs-core optimizers):
- * - forward: inverted dropout on the input (training only), z = x·W + b, p = softmax(z);
+ * - forward: inverted dropout on the input (training only; kept features scaled by 1 / (1 − rate), the masks
+ *   drawn from the kernel's own stream seeded by the layer's seed, so the same distribution as TF.js' masks but
+ *   not the same draws), z = x·W + b, p = softmax(z);
  * - loss: categorical cross-entropy on p clipped to [ε, 1 − ε] (ε = the backend's epsilon, 1e-7), each example
  *   weighted by its class weight (`classWeight` picks the weight of the target's arg-max), averaged over the
  *   batch, plus the kernel regulariser l1·Σ|W| + l2·ΣW². The reported batch `loss` includes the regulariser,
@@ -25,9 +27,11 @@
  * Labels arrive as target rows, so label smoothing (already in the run's targets) needs nothing here.
  *
  * Layout: the parameters are one Float32Array θ = [Wᵀ (classes × features, each class's weights contiguous),
- * b], so the forward pass is one contiguous dot product per class and the optimizer one elementwise pass over θ
- * (every TF.js optimizer here is elementwise; Adam's β powers are shared). The model's kernel is
- * [features × classes]: it is transposed on the way in and out.
+ * b], so the forward pass is contiguous dot products (blocked: two examples × four classes per pass over the
+ * features), the weight gradient contiguous row updates (four examples × four classes per pass), and the
+ * optimizer one elementwise pass over θ (every TF.js optimizer here is elementwise; Adam's β powers are
+ * shared). The model's kernel is [features × classes]: it is transposed on the way in and out, once per epoch.
+ * Nothing is allocated per batch but the small result object.
  */
 import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs'
 import { getTf } from '../backend'
@@ -329,16 +333,7 @@ export class LinearHeadTrainer {
         for (let r = 0; r < batch; r++) s += z[r * c + k]!
         grad[nW + k] = s
       }
-    let s1 = 0
-    let s2 = 0
-    if (l1 > 0 || l2 > 0)
-      for (let i = 0; i < nW; i++) {
-        const v = theta[i]!
-        s1 += Math.abs(v)
-        s2 += v * v
-        grad[i] += (v > 0 ? l1 : -l1) + 2 * l2 * v
-      }
-    const reg = l1 * s1 + l2 * s2
+    const reg = l1 > 0 || l2 > 0 ? regularize(theta, grad, nW, l1, l2) : 0
     this.update(grad, useBias ? nW + c : nW, this.fields.learningRate)
     if (this.kind === 'adam') {
       this.accBeta1 = Math.fround(this.accBeta1 * (this.fields.beta1 ?? 0.9))
@@ -565,6 +560,30 @@ function forward(
     }
   }
   if (biasAt >= 0) for (let q = 0; q < batch * c; q++) z[q] += theta[biasAt + (q % c)]!
+}
+
+/**
+ * Adds the kernel regulariser's gradient to g[0..n) (d|w|/dw = −1 at w = 0, as TF.js' Abs gradient has it) and
+ * returns its value l1·Σ|w| + l2·Σw², both at the weights θ holds now.
+ */
+function regularize(theta: Float32Array, g: Float64Array, n: number, l1: number, l2: number): number {
+  let s1 = 0
+  let s2 = 0
+  const twoL2 = 2 * l2
+  if (l1 > 0)
+    for (let i = 0; i < n; i++) {
+      const v = theta[i]!
+      s1 += Math.abs(v)
+      s2 += v * v
+      g[i] += (v > 0 ? l1 : -l1) + twoL2 * v
+    }
+  else
+    for (let i = 0; i < n; i++) {
+      const v = theta[i]!
+      s2 += v * v
+      g[i] += twoL2 * v
+    }
+  return l1 * s1 + l2 * s2
 }
 
 /**
