@@ -2,8 +2,8 @@
  * The epoch loop both phases share. Each epoch is one pass over that epoch's inputs (cached features, or
  * fresh augmented ones), in an order drawn from the run's seeded generator: a `model.fit` call, or, for the
  * default linear head on cached features, the hand-written kernel of linear-head.ts (the same mini-batch
- * steps without TF.js' per-operation dispatch). Validation is a `predict` on tensors already in memory.
- * Everything else (schedule, early stopping, NaN, cancel, progress) is a callback.
+ * steps without TF.js' per-operation dispatch). Validation is a `predict` on tensors already in memory (with
+ * the kernel, its own forward pass). Everything else (schedule, early stopping, NaN, cancel, progress) is a callback.
  */
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
 import { getTf } from '../backend'
