@@ -3,6 +3,8 @@
 Usage: python3 bench/torch_bench.py '{"threads": 2, "extract_images": 64, "finetune_images": 256,
         "finetune_epochs": 10, "naive_epochs": 3, "head_images": 1000, "head_epochs": 20}'
 "parts": "extract" stops after the extraction measurement. Images are random tensors already in memory (no decoding): this measures the network, as the bare TF.js loop does.
+"parts": "head" runs only the head comparison on vectors the bench wrote (`head_data`: a folder with x.f32,
+y.i32 and meta.json): see head_to_target.
 """
 import json
 import sys
@@ -12,13 +14,91 @@ import torch
 import torchvision
 
 
+def head_to_target(cfg: dict) -> dict:
+    """PyTorch's standard loop on the bench's cached-like vectors: dropout -> linear, Adam, cross-entropy plus
+    an L2 term on the weight matrix, batch 16, a validation pass after every epoch. The target is its best
+    validation loss over `epochs`; it reports when (seconds since training started, validation included; and
+    this process's CPU seconds by then) it first reached it, and its epochs/s. Threads: the faster of 1 and 2 on a short trial, unless given."""
+    import numpy as np
+
+    folder = cfg["head_data"]
+    with open(f"{folder}/meta.json", encoding="utf8") as f:
+        meta = json.load(f)
+    n, v, dim, classes = meta["train"], meta["val"], meta["dim"], meta["classes"]
+    x = torch.from_numpy(np.fromfile(f"{folder}/x.f32", dtype=np.float32).reshape(n + v, dim))
+    y = torch.from_numpy(np.fromfile(f"{folder}/y.i32", dtype=np.int32).astype(np.int64))
+    xt, yt, xv, yv = x[:n], y[:n], x[n:], y[n:]
+    batch = int(cfg.get("batch", 16))
+    epochs = int(cfg.get("epochs", 50))
+    l2 = float(cfg.get("l2", 1e-4))
+
+    def new_head() -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        torch.manual_seed(int(cfg.get("seed", 0)))
+        head = torch.nn.Sequential(torch.nn.Dropout(float(cfg.get("dropout", 0.2))), torch.nn.Linear(dim, classes))
+        return head, torch.optim.Adam(head.parameters(), lr=float(cfg.get("lr", 1e-3)))
+
+    def epoch(head: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        head.train()
+        perm = torch.randperm(n)
+        for i in range(0, n, batch):
+            idx = perm[i : i + batch]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(head(xt[idx]), yt[idx]) + l2 * head[1].weight.pow(2).sum()
+            loss.backward()
+            opt.step()
+
+    def validate(head: torch.nn.Module) -> float:
+        head.eval()
+        with torch.no_grad():
+            return float(torch.nn.functional.cross_entropy(head(xv), yv))
+
+    # Under other load PyTorch's second thread can cost more than it brings on ops this small: pick its best.
+    threads = cfg.get("threads")
+    trial: dict = {}
+    if threads is None:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            head, opt = new_head()
+            start = time.perf_counter()
+            for _ in range(2):
+                epoch(head, opt)
+            trial[t] = 2 / (time.perf_counter() - start)
+        threads = max(trial, key=lambda t: trial[t])
+    torch.set_num_threads(int(threads))
+
+    head, opt = new_head()
+    losses, times, cpu = [], [], []
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    for _ in range(epochs):
+        epoch(head, opt)
+        losses.append(validate(head))
+        times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu_start)
+    best = min(range(epochs), key=lambda e: losses[e])
+    return {
+        "torch": torch.__version__,
+        "threads": int(threads),
+        "thread_trial_epochs_per_s": {str(k): round(val, 2) for k, val in trial.items()},
+        "target": losses[best],
+        "best_epoch": best + 1,
+        "seconds_to_target": times[best],
+        "cpu_seconds_to_target": cpu[best],
+        "epochs_per_s": epochs / times[-1],
+        "val_losses": [round(val, 4) for val in losses],
+    }
+
+
 def main() -> None:
     cfg = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
+    if cfg.get("parts") == "head":
+        print(json.dumps(head_to_target(cfg)))
+        return
     threads = int(cfg.get("threads", 2))
     batch = int(cfg.get("batch", 16))
     classes = int(cfg.get("classes", 4))
     torch.set_num_threads(threads)
-    torch.manual_seed(0)
+    torch.manual_seed(int(cfg.get("seed", 0)))
 
     net = torchvision.models.mobilenet_v2(weights=None)
     base = torch.nn.Sequential(net.features, torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())

@@ -14,6 +14,7 @@ import { cacheDir as cacheDirOf, featureCacheDir } from '../layout'
 import { loadBaseModel, type LoadedModel } from '../models/load'
 import { extractFeatures } from './features'
 import { buildHead, compileHead, disposeOptimizer, setLearningRate } from './head'
+import { LinearHeadTrainer, type LinearHeadData } from './linear-head'
 import { makeRng, permutation } from './random'
 
 export interface DiagnosticsInput {
@@ -75,6 +76,23 @@ export interface LrRangeResult {
   suggestion: number
 }
 
+/**
+ * The features as the linear-head kernel reads them, with one-hot targets. Both diagnostics train many short
+ * heads on the same cached features: with the default (linear) head the kernel trains them without a tensor
+ * per batch or TF.js' per-operation dispatch; a head with hidden layers goes through TF.js.
+ */
+function kernelData(feats: { x: Float32Array; y: number[] }, numClasses: number): LinearHeadData {
+  const y = new Float32Array(feats.y.length * numClasses)
+  feats.y.forEach((k, i) => (y[i * numClasses + k] = 1))
+  return { x: feats.x, y, sampleWeight: null }
+}
+
+/** Lets a cancel message in (a macrotask turn) and honours it. */
+async function checkCancel(shouldStop?: () => boolean): Promise<void> {
+  await new Promise<void>((ok) => setImmediate(ok))
+  if (shouldStop?.()) throw new AppError('cancelled', 'Cancelled.')
+}
+
 function rows(x: Float32Array, dim: number, idx: number[]): Float32Array {
   const out = new Float32Array(idx.length * dim)
   idx.forEach((i, j) => out.set(x.subarray(i * dim, (i + 1) * dim), j * dim))
@@ -101,8 +119,28 @@ export async function lrRangeTest(
   const rng = makeRng(config.hyper.seed)
   const head = buildHead(feats.dim, numClasses, config.head, config.hyper.seed)
   const optimizer = compileHead(head, config.hyper, minLr)
+  const trainer = LinearHeadTrainer.forModel(head)
+  trainer?.readFrom(head)
+  const data = trainer ? kernelData(feats, numClasses) : null
+  /** One step of TF.js' own training on the examples `idx` (heads the kernel does not train). */
+  const trainOnBatch = async (idx: number[]): Promise<number> => {
+    const [xb, yb] = tf.tidy(() => [
+      tf.tensor2d(rows(feats.x, feats.dim, idx), [idx.length, feats.dim]),
+      tf.oneHot(
+        tf.tensor1d(
+          idx.map((k) => feats.y[k]!),
+          'int32',
+        ),
+        numClasses,
+      ),
+    ])
+    const out = (await head.trainOnBatch(xb, yb)) as number | number[]
+    tf.dispose([xb, yb])
+    return Array.isArray(out) ? out[0]! : out
+  }
   const points: { lr: number; loss: number }[] = []
   let order = permutation(n, rng)
+  let order32 = Int32Array.from(order)
   let at = 0
   let avg = 0
   let best = Infinity
@@ -113,23 +151,13 @@ export async function lrRangeTest(
       setLearningRate(optimizer, lr)
       if (at + batch > n) {
         order = permutation(n, rng)
+        order32 = Int32Array.from(order)
         at = 0
       }
-      const idx = order.slice(at, at + batch)
+      const raw = trainer
+        ? trainer.trainBatch(data!, order32, at, at + batch).loss
+        : await trainOnBatch(order.slice(at, at + batch))
       at += batch
-      const [xb, yb] = tf.tidy(() => [
-        tf.tensor2d(rows(feats.x, feats.dim, idx), [idx.length, feats.dim]),
-        tf.oneHot(
-          tf.tensor1d(
-            idx.map((k) => feats.y[k]!),
-            'int32',
-          ),
-          numClasses,
-        ),
-      ])
-      const out = (await head.trainOnBatch(xb, yb)) as number | number[]
-      tf.dispose([xb, yb])
-      const raw = Array.isArray(out) ? out[0]! : out
       // Exponentially smoothed and bias-corrected, as the range test is usually read.
       avg = 0.9 * avg + 0.1 * raw
       const loss = avg / (1 - 0.9 ** (i + 1))
@@ -145,6 +173,63 @@ export async function lrRangeTest(
   const min = points.reduce((a, b) => (b.loss < a.loss ? b : a), points[0] ?? { lr: 1e-3, loss: 0 })
   const suggestion = Number(Math.max(1e-6, Math.min(1, min.lr / 10)).toPrecision(2))
   return { points, suggestion }
+}
+
+/**
+ * One fold's held-out probabilities from the kernel: `epochs` shuffled passes (seeded) over the fold's training
+ * examples, then the held-out ones. Cancel is honoured between epochs.
+ */
+async function kernelFold(
+  trainer: LinearHeadTrainer,
+  head: LayersModel,
+  feats: { x: Float32Array; y: number[] },
+  numClasses: number,
+  train: number[],
+  held: number[],
+  opts: { epochs: number; batchSize: number; rng: () => number; shouldStop?: () => boolean },
+): Promise<Float32Array> {
+  trainer.readFrom(head)
+  const data = kernelData(feats, numClasses)
+  const order = new Int32Array(train.length)
+  for (let e = 0; e < opts.epochs; e++) {
+    await checkCancel(opts.shouldStop)
+    permutation(train.length, opts.rng).forEach((p, i) => (order[i] = train[p]!))
+    for (let s = 0; s < order.length; s += opts.batchSize)
+      trainer.trainBatch(data, order, s, Math.min(order.length, s + opts.batchSize))
+  }
+  return trainer.predict(feats.x, Int32Array.from(held))
+}
+
+/** The same with TF.js' `fit` (heads with hidden layers). */
+async function tfjsFold(
+  head: LayersModel,
+  feats: { x: Float32Array; dim: number; y: number[] },
+  numClasses: number,
+  train: number[],
+  held: number[],
+  opts: { epochs: number; batchSize: number },
+): Promise<Float32Array> {
+  const tf = getTf()
+  const [xt, yt, xh] = tf.tidy(() => [
+    tf.tensor2d(rows(feats.x, feats.dim, train), [train.length, feats.dim]),
+    tf.oneHot(
+      tf.tensor1d(
+        train.map((k) => feats.y[k]!),
+        'int32',
+      ),
+      numClasses,
+    ),
+    tf.tensor2d(rows(feats.x, feats.dim, held), [held.length, feats.dim]),
+  ])
+  try {
+    await head.fit(xt, yt, { epochs: opts.epochs, batchSize: opts.batchSize, shuffle: true, verbose: 0 })
+    const p = head.predict(xh) as Tensor
+    const values = p.dataSync() as Float32Array
+    p.dispose()
+    return values
+  } finally {
+    tf.dispose([xt, yt, xh])
+  }
 }
 
 export interface Suspect {
@@ -173,7 +258,6 @@ export async function suspectLabels(
     onFold?: (done: number, total: number) => void
   } = {},
 ): Promise<Suspect[]> {
-  const tf = getTf()
   const n = feats.y.length
   const folds = Math.max(2, Math.min(opts.folds ?? 5, n))
   const epochs = opts.epochs ?? 60
@@ -186,22 +270,16 @@ export async function suspectLabels(
     const head: LayersModel = buildHead(feats.dim, numClasses, config.head, config.hyper.seed + f)
     const optimizer = compileHead(head, config.hyper)
     try {
-      const [xt, yt, xh] = tf.tidy(() => [
-        tf.tensor2d(rows(feats.x, feats.dim, train), [train.length, feats.dim]),
-        tf.oneHot(
-          tf.tensor1d(
-            train.map((k) => feats.y[k]!),
-            'int32',
-          ),
-          numClasses,
-        ),
-        tf.tensor2d(rows(feats.x, feats.dim, held), [held.length, feats.dim]),
-      ])
-      await head.fit(xt, yt, { epochs, batchSize: config.hyper.batchSize, shuffle: true, verbose: 0 })
-      const p = head.predict(xh) as Tensor
-      const values = p.dataSync() as Float32Array
+      const trainer = LinearHeadTrainer.forModel(head)
+      const values = trainer
+        ? await kernelFold(trainer, head, feats, numClasses, train, held, {
+            epochs,
+            batchSize: config.hyper.batchSize,
+            rng: makeRng(config.hyper.seed + 1000 + f),
+            shouldStop: opts.shouldStop,
+          })
+        : await tfjsFold(head, feats, numClasses, train, held, { epochs, batchSize: config.hyper.batchSize })
       held.forEach((k, j) => probs.set(values.subarray(j * numClasses, (j + 1) * numClasses), k * numClasses))
-      tf.dispose([xt, yt, xh, p])
     } finally {
       disposeOptimizer(optimizer)
       head.dispose()

@@ -2,6 +2,7 @@
 import type { LayersModel, Optimizer } from '@tensorflow/tfjs'
 import type { HeadConfig, HyperParams } from '../../../shared/types'
 import { getTf } from '../backend'
+import { rememberDropoutSeed } from './linear-head'
 
 export const HEAD_PREFIX = 'tunewise_head_'
 
@@ -49,6 +50,7 @@ type Layer = LayersModel['layers'][number]
  * one mask for every batch, so the seed advances on each training call.
  */
 export function seedDropout(layer: Layer, seed: number): void {
+  rememberDropoutSeed(layer, seed)
   const original = layer.call.bind(layer)
   const state = layer as unknown as { seed?: number }
   let calls = 0
