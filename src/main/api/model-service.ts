@@ -30,13 +30,12 @@ type TaskRunner = Pick<TaskManager, 'run'>
 
 /** Rough seconds per image for one forward pass of a 224 MobileNet-class base, per backend. */
 const SECONDS_PER_IMAGE: Record<string, number> = { 'tensorflow-gpu': 0.005, tensorflow: 0.03, wasm: 0.1, cpu: 1.1 }
-/** One head epoch per training example (1,280 features), measured by `npm run bench` on each backend. */
-const HEAD_SECONDS_PER_EXAMPLE: Record<string, number> = {
-  'tensorflow-gpu': 0.0002,
-  tensorflow: 0.0002,
-  wasm: 0.0002,
-  cpu: 0.0005,
-}
+/**
+ * One head epoch per training example at 1,280 features: the linear head trains in a plain-JS kernel on every
+ * backend (src/main/ml/train/linear-head.ts), measured by `npm run bench -- --head` at ~74 epochs/s on 1,000
+ * vectors here, validation included; rounded up for slower machines.
+ */
+const HEAD_SECONDS_PER_EXAMPLE = 0.00002
 
 export class ModelService {
   constructor(
@@ -145,7 +144,7 @@ export class ModelService {
       images,
       secondsPerImage: perImage,
       extractionWorkers: extractionWorkerCount(backend, availableParallelism(), Boolean(process.versions.electron)),
-      headSecondsPerExample: HEAD_SECONDS_PER_EXAMPLE[backend] ?? HEAD_SECONDS_PER_EXAMPLE.wasm!,
+      headSecondsPerExample: HEAD_SECONDS_PER_EXAMPLE,
       tapeShare,
     })
   }
