@@ -27,6 +27,7 @@ const out = <T>(): T => undefined as unknown as T
 const path = z.string().min(1).max(4096)
 const runId = z.number().int().positive()
 const id = z.string().min(1).max(200)
+const dataKind = z.enum(['image', 'audio'])
 
 export interface FolderListing {
   path: string
@@ -78,8 +79,10 @@ export const contract = {
   'models:import': { input: z.strictObject({ path }), output: out<ModelCard>() },
   'models:download': { input: z.strictObject({ modelId: id }), output: out<ModelCard>() },
 
-  'datasets:import': { input: z.strictObject({ path }), output: out<DatasetReport>() },
-  'datasets:sample': { input: z.strictObject({}), output: out<DatasetReport>() },
+  /** `kind`: what the user confirmed the folder holds; detected from the files when absent. */
+  'datasets:import': { input: z.strictObject({ path, kind: dataKind.optional() }), output: out<DatasetReport>() },
+  /** The drawn shapes, or (`kind: 'audio'`) words spoken by the eSpeak NG synthesizer. */
+  'datasets:sample': { input: z.strictObject({ kind: dataKind.optional() }), output: out<DatasetReport>() },
   'datasets:get': { input: z.strictObject({ datasetId: id }), output: out<DatasetReport>() },
   'datasets:exclude': {
     input: z.strictObject({
