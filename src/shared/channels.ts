@@ -15,6 +15,7 @@ export const channelNames = [
   'datasets:get',
   'datasets:exclude',
   'datasets:thumbnails',
+  'datasets:clip',
   'splits:preview',
   'runs:start',
   'runs:estimate',

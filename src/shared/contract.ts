@@ -99,6 +99,15 @@ export const contract = {
     output: out<{ file: string; dataUrl: string | null }[]>(),
   },
 
+  /**
+   * A sound dataset's clip to play: a WAV data URL of clip `file` (`rec.wav#t=1,2`), or of a whole recording
+   * (its first 30 s); null when it is not a recording of this dataset or cannot be read.
+   */
+  'datasets:clip': {
+    input: z.strictObject({ datasetId: id, file: z.string().max(4096) }),
+    output: out<{ file: string; dataUrl: string | null }>(),
+  },
+
   'splits:preview': {
     input: z.strictObject({ datasetId: id, ratios: splitRatiosSchema }),
     output: out<SplitSummary>(),

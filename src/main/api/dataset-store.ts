@@ -32,9 +32,9 @@ import {
 import { audioDatasetBlockers, type AudioFileRef, type ClipSettings, splitAudioDataset } from '../ml/audio'
 import { clipSettingsKey } from '../ml/audio/cache-key'
 import { scanFolder } from '../ml/audio/folder'
-import { makeSampleSounds } from '../ml/audio/sample-sounds'
+import { encodeWav16, makeSampleSounds } from '../ml/audio/sample-sounds'
 import { clipSettingsOf, spectrogramSettingsOf } from '../ml/audio/settings'
-import { clipRef, clipThumbnail } from '../ml/audio/source'
+import { clipRef, clipSamples, clipThumbnail } from '../ml/audio/source'
 import { melFilterbank, resolveSpectrogramSettings } from '../ml/audio/spectrogram'
 
 export interface DatasetFile {
@@ -82,6 +82,9 @@ export type Scanner = (
 ) => Promise<DatasetScan>
 
 const inProcess: Scanner = (root, onProgress, kind) => scanFolder(root, { onProgress, kind })
+
+/** Longest stretch of a whole recording the page is sent to play, seconds. */
+const PLAY_SECONDS = 30
 
 /** What splitting needs of the recordings of a sound dataset's file list. */
 function audioRefs(files: readonly DatasetFile[]): AudioFileRef[] {
@@ -242,6 +245,27 @@ export class DatasetStore {
         dataUrl: known.has(file) ? await thumbnailIn(report.path, file) : null,
       })),
     )
+  }
+
+  /**
+   * A clip of a sound dataset as a 16 kHz WAV data URL, for the page's audio element: `file` as a clip id plays
+   * that clip, a recording's name plays it from the start (30 s at most). Null for anything that is not a
+   * recording of this dataset, or that cannot be read.
+   */
+  async clipAudio(id: string, file: string): Promise<string | null> {
+    const report = this.get(id)
+    if (dataKindOf(report) !== 'audio') return null
+    const ref = clipRef(file)
+    const entry = this.files(id).find((f) => f.file === ref.file)
+    if (!entry) return null
+    const whole = ref.file === file
+    const seconds = whole ? Math.min(PLAY_SECONDS, Math.max(0.1, entry.sound?.duration ?? 1)) : ref.end - ref.start
+    try {
+      const samples = await clipSamples(report.path, file, { clipSeconds: seconds })
+      return `data:audio/wav;base64,${encodeWav16(samples, 16000).toString('base64')}`
+    } catch {
+      return null
+    }
   }
 
   /** Images a run would use (for sound, clips at the scan's clip length): the scan's files minus exclusions. */

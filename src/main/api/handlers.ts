@@ -62,6 +62,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'datasets:exclude': ({ datasetId, files, classes, restore }) =>
       datasets.exclude(datasetId, files, classes, restore),
     'datasets:thumbnails': ({ datasetId, files }) => datasets.thumbnails(datasetId, files),
+    'datasets:clip': async ({ datasetId, file }) => ({ file, dataUrl: await datasets.clipAudio(datasetId, file) }),
 
     'splits:preview': ({ datasetId, ratios }) => {
       const { assignment: _assignment, ...summary } = datasets.split(datasetId, ratios)
