@@ -141,6 +141,12 @@ describe('a folder of recordings through the wizard', () => {
     expect(errors()).toEqual([])
   })
 
+  it('exports a model that re-predicts the test clips from its spectrogram settings alone', async () => {
+    await page.locator('[data-testid="export"]').click()
+    await page.locator('[data-testid="export-result"]').waitFor({ timeout: 120_000 })
+    expect(await page.locator('[data-testid="export-agreement"]').textContent()).toMatch(/100(\.0)?\s?% agreement/)
+  })
+
   it('is not compared with an image run', async () => {
     expect(imageRunId).toBeGreaterThan(0)
     expect(soundRunId).toBeGreaterThan(0)

@@ -3,7 +3,7 @@
  * does), read as a sound dataset, split by recording, and trained with the default settings on the bundled
  * MobileNetV2 as log-mel spectrogram pictures. Needs `espeak-ng` (installed by .ci/run).
  */
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,6 +15,10 @@ import { scanFolder } from '../../src/main/ml/audio/folder'
 import { makeSampleSounds } from '../../src/main/ml/audio/sample-sounds'
 import { clipSettingsOf } from '../../src/main/ml/audio/settings'
 import type { DatasetScan } from '../../src/main/ml/data/scan'
+import { predictImage } from '../../src/main/ml/eval/predict'
+import { exportRun, readMetadata, verifyExport } from '../../src/main/ml/export/export'
+import { runDir as runDirOf } from '../../src/main/ml/layout'
+import type { RunPredictions } from '../../src/main/ml/train/finish'
 import { featureStats } from '../../src/main/ml/train/features'
 import { runInProcess } from '../../src/main/ml/train/run-job'
 
@@ -94,6 +98,23 @@ describe('sound on the bundled MobileNetV2', () => {
     for (const p of test.predictions) expect(parseWindowId(p.file), p.file).not.toBeNull()
     const extracted = featureStats.baseForwardImages - before.baseForwardImages
     expect(extracted).toBe(144)
+
+    // The export says how sound becomes its input, and re-predicts the run's test clips from that alone.
+    const runDir = runDirOf(job.dataDir, 1)
+    const out = join(root, 'exported')
+    await exportRun(runDir, out)
+    const meta = await readMetadata(out)
+    expect(meta.audio?.clip).toMatchObject({ sampleRate: 16000, clipSeconds: 1 })
+    expect(meta.audio?.spectrogram).toMatchObject({ windowMs: 25, hopMs: 10, melBands: 64, topDb: 40 })
+    expect(meta.audio?.description).toMatch(/log-mel spectrogram/)
+    const preds = JSON.parse(readFileSync(join(runDir, 'predictions.json'), 'utf8')) as RunPredictions
+    const check = await verifyExport(out, datasetPath, preds.test)
+    expect(check.agreement).toBe(1)
+    expect(check.maxDifference).toBeLessThan(1e-4)
+    // "Try your own sound" on a one-clip test recording gives that clip's answer.
+    const one = preds.test.find((p) => p.file.endsWith('#t=0,1') && !p.file.includes('-long-'))!
+    const tried = await predictImage(runDir, readFileSync(join(datasetPath, parseWindowId(one.file)!.file)))
+    expect(tried[0]!.confidence).toBeCloseTo(Math.max(...one.probabilities), 4)
 
     // Same clips, same settings: every clip's vector comes from the cache, keyed by content and settings.
     const again = await runInProcess({ ...jobFor(config, 2) })

@@ -10,7 +10,7 @@ import { AppError } from '../../errors'
 import { safePath } from '../../safe-path'
 import { hashBuffer } from '../data/decode'
 import { audioClipKey } from './cache-key'
-import { type ClipSettings, DEFAULT_CLIP_SETTINGS, parseWindowId } from './clips'
+import { type ClipSettings, clipsFromBuffer, DEFAULT_CLIP_SETTINGS, parseWindowId } from './clips'
 import { AudioDecodeError, decodeAudio, NotRegularFileError, readSoundFile } from './decode'
 import { resample } from './resample'
 import { type ImageSize, type SpectrogramSettings, clipToImage } from './spectrogram'
@@ -165,6 +165,39 @@ export async function clipThumbnail(
   } catch {
     return null
   }
+}
+
+/** Float pictures 0…1 (RGB/255, as `clipImage` draws them) packed into one batch in the model's input range. */
+export function picturesToInput(pictures: Float32Array[], preprocess: 'rgb/255' | 'rgb/127.5-1'): Float32Array {
+  const per = pictures[0]?.length ?? 0
+  const buf = new Float32Array(pictures.length * per)
+  pictures.forEach((p, i) => {
+    if (preprocess === 'rgb/255') buf.set(p, i * per)
+    else for (let j = 0; j < per; j++) buf[i * per + j] = p[j] * 2 - 1
+  })
+  return buf
+}
+
+/** Most clips taken from one recording a person tries on a trained model ("try your own sound"). */
+const MAX_TRY_CLIPS = 30
+
+/**
+ * The pictures of a whole recording's clips (its bytes, any supported format), as a trained sound model sees
+ * them: decoded, resampled, cut with `spec.clip` (at most 30 clips, spread over the recording), drawn at `size`.
+ * @throws AppError('bad_data') saying why, for bytes that are not a usable recording.
+ */
+export async function recordingPictures(
+  buf: Uint8Array,
+  spec: AudioInputSpec,
+  size: ImageSize,
+): Promise<Float32Array[]> {
+  let windows
+  try {
+    ;({ windows } = await clipsFromBuffer(buf, 'recording', { ...spec.clip, maxWindowsPerFile: MAX_TRY_CLIPS }))
+  } catch (err) {
+    throw new AppError('bad_data', err instanceof Error ? err.message : String(err))
+  }
+  return windows.map((w) => clipToImage(w.samples, size, spec.spectrogram))
 }
 
 /** Forgets decoded recordings (tests; a long-running process after a dataset changed). */

@@ -4,7 +4,7 @@
  * batch and for where an example's vectors are cached, so the cache and the workers treat both kinds alike.
  */
 import type { Tensor4D } from '@tensorflow/tfjs'
-import { clipContentKey, clipImage } from '../audio/source'
+import { clipContentKey, clipImage, picturesToInput } from '../audio/source'
 import { getTf } from '../backend'
 import { featureCacheFile, featureCacheKey, featureCachePath } from '../data/cache-key'
 import { decodeForTraining, pixelsToTensor } from '../data/pixels'
@@ -29,13 +29,7 @@ export function picturesToTensor(
   preprocess: Preprocess,
 ): Tensor4D {
   const [h, w] = inputSize
-  const per = h * w * 3
-  const buf = new Float32Array(pictures.length * per)
-  pictures.forEach((p, i) => {
-    if (preprocess === 'rgb/255') buf.set(p, i * per)
-    else for (let j = 0; j < per; j++) buf[i * per + j] = p[j] * 2 - 1
-  })
-  return getTf().tensor4d(buf, [pictures.length, h, w, 3])
+  return getTf().tensor4d(picturesToInput(pictures, preprocess), [pictures.length, h, w, 3])
 }
 
 /**
