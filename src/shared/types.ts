@@ -268,6 +268,8 @@ export interface RunSummary {
   strategy: string | null
   /** Most numbers any phase trained (the engine's `trainable_params` metric); null before the first epoch. */
   trainableParams: number | null
+  /** What the run trained on (images for runs stored before sound existed). */
+  dataKind?: DataKind
 }
 
 export interface RunDetail extends RunSummary {

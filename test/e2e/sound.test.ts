@@ -156,6 +156,11 @@ describe('a folder of recordings through the wizard', () => {
       await row.waitFor()
       await row.locator('[data-testid="run-select"]').check()
     }
+    // History says which run trained on sound.
+    const badge = (id: number) =>
+      page.locator(`[data-testid="history-row"][data-run-id="${id}"] [data-testid="data-kind-badge"]`)
+    await expect(badge(soundRunId).textContent()).resolves.toBe('Sound')
+    await expect(badge(imageRunId).count()).resolves.toBe(0)
     await page.locator('[data-testid="compare"]').click()
     const refusal = page.locator('[data-testid="compare-view"] [role="alert"]')
     await refusal.waitFor()
