@@ -120,7 +120,6 @@ try {
 
   /** Starts a run on the Train screen and waits for its Results. Takes the Train shot mid-run when asked. */
   async function train(trainShot) {
-    if (await $('new-run').count()) await $('new-run').click()
     await page.locator('[data-testid="start-training"]:enabled').click()
     await page.locator('[data-testid="run-status"][data-value="running"]').waitFor({ timeout: 60_000 })
     if (trainShot) {
@@ -238,7 +237,6 @@ try {
   spawnSync('mkfifo', [join(messy, 'circle', 'pipe.png')])
   await page.locator('[data-step="data"]').click()
   await onStep('data')
-  await $('dataset-pick').click()
   await $('dataset-path').fill(messy)
   await $('dataset-submit').click()
   await $('data-flags').waitFor({ timeout: 120_000 })

@@ -2,7 +2,7 @@
  * The only bridge between the sandboxed renderer and main: a typed `window.tunewise` built from
  * the contract's channel list. The renderer never sees ipcRenderer itself.
  */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron'
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron'
 import { channelNames, eventNames, TunewiseError } from '../shared/channels'
 import type { PreloadApi, Result } from '../shared/contract'
 
@@ -26,6 +26,15 @@ const api: PreloadApi = {
     ipcRenderer.on(event, wrapped)
     return () => {
       ipcRenderer.removeListener(event, wrapped)
+    }
+  },
+  // A sandboxed page sees no paths (File.path is gone since Electron 32): a dropped folder's path
+  // comes from here. Only a path, no file access: main still checks it before opening anything.
+  pathForFile(file) {
+    try {
+      return webUtils.getPathForFile(file)
+    } catch {
+      return ''
     }
   },
 }

@@ -6,6 +6,8 @@ export const channelNames = [
   'app:info',
   'app:pick-folder',
   'fs:list',
+  'fs:check-folder',
+  'fs:recent',
   'models:list',
   'models:layers',
   'models:import',

@@ -5,6 +5,7 @@
 import { z } from 'zod'
 import { runConfigSchema, splitRatiosSchema } from './run-config'
 import type { ExportOutput, SuspectImage, TaskInfo } from './tasks'
+import type { RunEstimate } from './estimate'
 import type {
   AppInfo,
   DatasetReport,
@@ -33,6 +34,13 @@ export interface FolderListing {
   path: string
   parent: string | null
   entries: { name: string; isDir: boolean }[]
+}
+
+/** A folder the person imported before, offered for one-click reuse on the Data step. */
+export interface RecentFolder {
+  path: string
+  /** The folder's own name, for the button. */
+  name: string
 }
 
 export interface CompareResult {
@@ -73,6 +81,13 @@ export const contract = {
     output: out<{ path: string | null }>(),
   },
   'fs:list': { input: z.strictObject({ path: path.optional() }), output: out<FolderListing>() },
+  /**
+   * A typed, pasted or dropped folder path, checked: its real path when it is an existing folder Tunewise
+   * may open (in browser mode, inside the folders it may browse); otherwise an error saying why.
+   */
+  'fs:check-folder': { input: z.strictObject({ path: z.string().max(4096) }), output: out<{ path: string }>() },
+  /** The folders imported most recently, newest first (at most 8), only those that still exist and are allowed. */
+  'fs:recent': { input: z.strictObject({}), output: out<RecentFolder[]>() },
 
   'models:list': { input: z.strictObject({}), output: out<ModelCard[]>() },
   'models:layers': { input: z.strictObject({ modelId: id }), output: out<LayerInfo[]>() },
@@ -116,7 +131,7 @@ export const contract = {
   'runs:start': { input: z.strictObject({ config: runConfigSchema }), output: out<{ runId: number }>() },
   'runs:estimate': {
     input: z.strictObject({ config: runConfigSchema }),
-    output: out<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }>(),
+    output: out<RunEstimate>(),
   },
   'runs:cancel': { input: z.strictObject({ runId }), output: out<{ cancelled: boolean }>() },
   'runs:active': {
@@ -252,6 +267,8 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: ErrorInfo }
 export interface PreloadApi {
   invoke(channel: string, input: unknown): Promise<Result<unknown>>
   on<E extends EventName>(event: E, listener: (payload: Events[E]) => void): () => void
+  /** Where a dropped file or folder is on disk (Electron's webUtils.getPathForFile); '' when it has no path. */
+  pathForFile(file: File): string
 }
 
 /** The typed API the renderer uses; the page-side wrapper over the preload and the WebSocket client both implement it. */

@@ -73,7 +73,8 @@ export function startApp(
   })
 }
 
-export function startServe(opts: { dataDir?: string } = {}): Promise<App> {
+/** Browser mode on a fresh (or the given) data directory; `env` adds variables, e.g. TUNEWISE_BROWSE_ROOTS. */
+export function startServe(opts: { dataDir?: string; env?: Record<string, string> } = {}): Promise<App> {
   requireBuild()
   return startApp(process.execPath, [join(root, 'out', 'main', 'serve.js'), '--port', '0'], opts)
 }

@@ -117,7 +117,8 @@ describe('fine-tuning strategies', () => {
     expect(await params('lora')).toBeLessThan(lora)
     await page.locator('[data-testid="field-adapters-lora-rank"]').fill('8')
     await expect(page.locator('[data-testid="field-adapters-lora-alpha"]').inputValue()).resolves.toBe('16')
-    // A target picked in the layer list: the adapter count follows.
+    // A target picked in the layer list (closed until asked for): the adapter count follows.
+    await page.locator('[data-testid="layers-toggle"]').click()
     await page.locator('[data-testid="layer-list"]').evaluate((el) => (el.scrollTop = el.scrollHeight))
     await page.locator('input[aria-label="Adapter Conv_1"]').uncheck()
     await expect(page.locator('[data-testid="lora-where"]').textContent()).resolves.toContain(

@@ -54,7 +54,8 @@ function pageErrors(p: Page): string[] {
 }
 
 beforeAll(async () => {
-  ;[browser, app] = await Promise.all([launchBrowser(), startServe()])
+  // The fixture folders live in the scratch folder: typed paths may only name folders Tunewise may browse.
+  ;[browser, app] = await Promise.all([launchBrowser(), startServe({ env: { TUNEWISE_BROWSE_ROOTS: scratch } })])
   page = await openPage(browser, app.url)
 })
 
@@ -217,7 +218,7 @@ describe('cancelling', () => {
     await page.locator('[data-testid="field-hyper-epochs"]').fill('1000')
     await page.locator('[data-testid="field-hyper-early-stopping-enabled"]').uncheck()
     await page.locator('[data-testid="next"]:enabled').click()
-    await page.locator('[data-testid="new-run"]').click()
+    // Changed settings: Train offers the new run at once, never the finished one.
     await page.locator('[data-testid="start-training"]:enabled').click()
 
     await page.locator('[data-testid="run-status"][data-value="running"]').waitFor({ timeout: 60_000 })
@@ -245,7 +246,6 @@ describe('the coach', () => {
     await page.locator('[data-testid="field-hyper-learning-rate"]').fill('1')
     await page.locator('[data-testid="field-hyper-epochs"]').fill('3')
     await page.locator('[data-testid="next"]:enabled').click()
-    await page.locator('[data-testid="new-run"]').click()
     // The pre-flight panel names the baseline to beat.
     await expect(page.locator('[data-testid="chance-level"]').textContent()).resolves.toMatch(/Guessing would score/)
     await page.locator('[data-testid="start-training"]:enabled').click()
@@ -296,7 +296,6 @@ describe('a folder where half the images are copies (the false 100 %)', () => {
     }
     await page.locator('[data-step="data"]').click()
     await page.locator('[data-step="data"][aria-current="step"]').waitFor()
-    await page.locator('[data-testid="dataset-pick"]').click()
     await page.locator('[data-testid="dataset-path"]').fill(root)
     await page.locator('[data-testid="dataset-submit"]').click()
     const warnings = page.locator('[data-testid="data-warnings"]')
@@ -320,8 +319,7 @@ describe('a dataset with one class', () => {
 
     await page.locator('[data-step="data"]').click()
     await page.locator('[data-step="data"][aria-current="step"]').waitFor()
-    // Browser mode has no native dialog: the button reveals a path field instead.
-    await page.locator('[data-testid="dataset-pick"]').click()
+    // Browser mode has no native dialog: the path field is always there.
     await page.locator('[data-testid="dataset-path"]').fill(root)
     await page.locator('[data-testid="dataset-submit"]').click()
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import type { SymbolicTensor } from '@tensorflow/tfjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunEstimate } from '../../src/shared/estimate'
 import { defaultRunConfig } from '../../src/shared/run-config'
 import type { DatasetReport, ModelCard, RunConfig, RunDetail } from '../../src/shared/types'
 import { getTf, initBackend } from '../../src/main/ml/backend'
@@ -153,13 +154,15 @@ describe('training jobs', () => {
     const config = defaultRunConfig(modelId, datasetId, 'estimate')
     const timings = join(dataDir, 'cache', 'timings.json')
     expect(existsSync(timings)).toBe(false)
-    const first = await call<{ extractionSeconds: number; totalSeconds: number }>('runs:estimate', { config })
+    const first = await call<RunEstimate>('runs:estimate', { config })
     const measured = JSON.parse(readFileSync(timings, 'utf8')) as Record<string, number>
     const key = Object.keys(measured).find((k) => k.startsWith(`${modelId}@`))!
     expect(measured[key]).toBeGreaterThan(0)
     // 16 images, 1.2 x the measured forward time each.
     expect(first.extractionSeconds).toBeCloseTo(16 * measured[key]! * 1.2, 6)
     expect(first.totalSeconds).toBeGreaterThan(first.extractionSeconds)
+    // The breakdown the wizard shows adds up to the total it shows.
+    expect(first.parts.reduce((s, p) => s + p.seconds, 0)).toBeCloseTo(first.totalSeconds, 9)
     config.hyper.epochs *= 2
     const second = await call<{ totalSeconds: number; extractionSeconds: number }>('runs:estimate', { config })
     expect(second.extractionSeconds).toBe(first.extractionSeconds)

@@ -11,6 +11,12 @@ const invoke = vi.fn()
 vi.mock('electron', () => ({
   contextBridge: { exposeInMainWorld: (name: string, api: unknown) => (exposed[name] = api) },
   ipcRenderer: { invoke: (...args: unknown[]) => invoke(...args), on: vi.fn(), removeListener: vi.fn() },
+  webUtils: {
+    getPathForFile: (file: { name: string }) => {
+      if (file.name === 'broken') throw new Error('not a File')
+      return file.name === 'pasted' ? '' : `/dropped/${file.name}`
+    },
+  },
 }))
 
 beforeEach(async () => {
@@ -47,5 +53,12 @@ describe('the preload bridge', () => {
       expect(err).toBeInstanceOf(TunewiseError)
       expect(err).toMatchObject({ code: 'nan_loss', message: 'Diverged.' })
     }
+  })
+
+  it('gives a dropped folder its path, and an empty one for anything without a path', () => {
+    const api = exposed.tunewise as PreloadApi
+    expect(api.pathForFile({ name: 'holiday photos' } as File)).toBe('/dropped/holiday photos')
+    expect(api.pathForFile({ name: 'pasted' } as File)).toBe('')
+    expect(api.pathForFile({ name: 'broken' } as File)).toBe('')
   })
 })

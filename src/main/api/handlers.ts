@@ -15,6 +15,7 @@ import type { EventHub, Handlers } from '../ipc'
 import type { JobManager } from '../jobs/job-manager'
 import type { TaskManager } from '../tasks/task-manager'
 import type { DatasetStore } from './dataset-store'
+import { checkFolder, RecentFolders } from './folders'
 import { ModelService, runDataFacts } from './model-service'
 
 export interface HandlerDeps {
@@ -39,6 +40,10 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     if (dataKindOf(datasets.get(config.datasetId)) === 'audio')
       throw new AppError('unavailable', `${what} works on images only so far. Train on the sound recordings directly.`)
   }
+  const recent = new RecentFolders(repos.drafts)
+  // Browser mode offers only the folders it may browse; Electron's system dialog reaches any folder,
+  // so a typed or dropped path there may be any folder too.
+  const folderRoots = (): string[] | null => (deps.pickFolder ? null : browseRoots(deps.dataDir))
 
   const runOrThrow = (runId: number) => {
     const run = repos.runs.get(runId)
@@ -50,13 +55,19 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'app:info': () => deps.info(),
     'app:pick-folder': async ({ title }) => ({ path: deps.pickFolder ? await deps.pickFolder(title) : null }),
     'fs:list': ({ path }) => listFolder(path, browseRoots(deps.dataDir)),
+    'fs:check-folder': ({ path }) => ({ path: checkFolder(path, folderRoots()) }),
+    'fs:recent': () => recent.list((p) => checkFolder(p, folderRoots())),
 
     'models:list': () => models.list(),
     'models:layers': ({ modelId }) => models.layers(modelId),
     'models:import': ({ path }) => models.import(path),
     'models:download': ({ modelId }) => models.download(modelId),
 
-    'datasets:import': ({ path, kind }) => datasets.import(path, kind),
+    'datasets:import': async ({ path, kind }) => {
+      const report = await datasets.import(path, kind)
+      recent.add(report.path)
+      return report
+    },
     'datasets:sample': ({ kind }) => datasets.sample(kind),
     'datasets:get': ({ datasetId }) => datasets.get(datasetId),
     'datasets:exclude': ({ datasetId, files, classes, restore }) =>
@@ -280,7 +291,7 @@ export function listFolder(path: string | undefined, roots: readonly string[]) {
   if (dir === null)
     throw new AppError(
       'invalid_input',
-      `Tunewise only browses your home folder and its own data folder. Type the full path of '${wanted}' into the field instead, or add it to TUNEWISE_BROWSE_ROOTS.`,
+      `Tunewise only browses inside ${roots.map((r) => `'${r}'`).join(' or ')}, and '${wanted}' is not. Move the images into one of those, or start Tunewise with that folder listed in TUNEWISE_BROWSE_ROOTS.`,
     )
   if (!existsSync(dir) || !statSync(dir).isDirectory())
     throw new AppError('not_found', `'${dir}' is not a folder on this machine.`)

@@ -6,6 +6,7 @@
 import { ensureInside } from '../safe-path'
 import { cacheDir, layersCacheDir, layersCacheFile, runDir, runModelDir, timingsFile } from '../ml/layout'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { basename, join } from 'node:path'
 import type {
   DatasetReport,
@@ -22,7 +23,8 @@ import { AppError } from '../errors'
 import type { EventHub } from '../ipc'
 import type { TaskManager } from '../tasks/task-manager'
 import { detectBackend } from '../ml/backend-detect'
-import { featureCacheServes, phase2Runs, phase2TapeShare } from '../../shared/run-rules'
+import { phase2Runs, phase2TapeShare } from '../../shared/run-rules'
+import { estimateRun, extractionWorkerCount, type RunEstimate } from '../../shared/estimate'
 import type { ClipSettings } from '../ml/audio/clips'
 import { clipSettingsOf } from '../ml/audio/settings'
 
@@ -30,6 +32,13 @@ type TaskRunner = Pick<TaskManager, 'run'>
 
 /** Rough seconds per image for one forward pass of a 224 MobileNet-class base, per backend. */
 const SECONDS_PER_IMAGE: Record<string, number> = { 'tensorflow-gpu': 0.005, tensorflow: 0.03, wasm: 0.1, cpu: 1.1 }
+/** One head epoch per training example (1,280 features), measured by `npm run bench` on each backend. */
+const HEAD_SECONDS_PER_EXAMPLE: Record<string, number> = {
+  'tensorflow-gpu': 0.0002,
+  tensorflow: 0.0002,
+  wasm: 0.0002,
+  cpu: 0.0005,
+}
 
 export class ModelService {
   constructor(
@@ -90,6 +99,9 @@ export class ModelService {
    * Seconds per image for the base's forward pass on this machine: measured once per model and
    * backend by a short probe in a child process, then kept in the data folder.
    */
+  /** Probes in flight by model and backend: estimates asked while one runs share it instead of queueing more. */
+  private readonly probes = new Map<string, Promise<number>>()
+
   private async secondsPerImage(card: ModelCard): Promise<number> {
     const backend = detectBackend(process.env.TUNEWISE_BACKEND).backend
     const file = timingsFile(this.dataDir)
@@ -99,44 +111,45 @@ export class ModelService {
     const fallback = (SECONDS_PER_IMAGE[backend] ?? 0.1) * ((card.inputSize[0] * card.inputSize[1]) / (224 * 224))
     // While a run trains, a probe would compete for the CPU and measure nonsense.
     if (this.busy()) return fallback
-    try {
-      const result = await this.tasks.run('probe', { modelId: card.id, dataDir: this.dataDir }, { timeoutMs: 60_000 })
-      timings[`${card.id}@${result.backend}`] = result.secondsPerImage
-      mkdirSync(cacheDir(this.dataDir), { recursive: true })
-      writeFileSync(file, JSON.stringify(timings, null, 2))
-      return result.secondsPerImage
-    } catch {
-      return fallback
-    }
+    const pending = this.probes.get(key)
+    if (pending) return pending
+    const probe = this.tasks
+      .run('probe', { modelId: card.id, dataDir: this.dataDir }, { timeoutMs: 60_000 })
+      .then((result) => {
+        const latest = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {}
+        latest[`${card.id}@${result.backend}`] = result.secondsPerImage
+        mkdirSync(cacheDir(this.dataDir), { recursive: true })
+        writeFileSync(file, JSON.stringify(latest, null, 2))
+        return result.secondsPerImage
+      })
+      .catch(() => fallback)
+      .finally(() => this.probes.delete(key))
+    this.probes.set(key, probe)
+    return probe
   }
 
   /**
-   * An estimate from the measured forward speed, the dataset size and the strategy: phase 2 runs only
-   * where `phase2Runs` says so, and costs in proportion to the part of the base above the first trained
-   * layer, adapted layer or nudged output (`phase2TapeShare`; activations below it are cached once).
+   * The run's time in parts (`estimateRun`, src/shared/estimate.ts) from the measured forward speed, the
+   * dataset size and the strategy: phase 2 costs in proportion to the part of the base above its first
+   * trained layer, adapted layer or nudged output (`phase2TapeShare`; activations below it are cached once).
    */
-  async estimate(
-    config: RunConfig,
-    images: number,
-  ): Promise<{ extractionSeconds: number; secondsPerEpoch: number; totalSeconds: number }> {
+  async estimate(config: RunConfig, images: number): Promise<RunEstimate> {
     const card = await this.card(config.modelId)
     const perImage = await this.secondsPerImage(card)
-    const cached = featureCacheServes(config)
-    // Decoding and resizing add roughly a fifth to the forward pass.
-    const extractionSeconds = cached ? images * perImage * 1.2 : 0
-    // Head epochs on cached features are cheap; with augmentation every epoch runs the base.
-    const secondsPerEpoch = cached ? Math.max(0.02, images * 0.0005) : images * perImage * 1.2
-    let phase2 = 0
+    const backend = detectBackend(process.env.TUNEWISE_BACKEND).backend
+    let tapeShare = 0
     if (phase2Runs(config)) {
       const layers = await this.layers(config.modelId).catch(() => [])
       // Without the layer list, assume the top quarter of the base is on the tape.
-      const above = layers.length ? phase2TapeShare(config, layers) : 0.25
-      // Backpropagation through that part costs about three forward passes of it (adapters add little:
-      // a low-rank path beside each adapted layer).
-      phase2 = images * perImage * (1 - above) + config.phase2.epochs * images * perImage * above * 3
+      tapeShare = layers.length ? phase2TapeShare(config, layers) : 0.25
     }
-    const totalSeconds = 3 + extractionSeconds + secondsPerEpoch * config.hyper.epochs + phase2
-    return { extractionSeconds, secondsPerEpoch, totalSeconds }
+    return estimateRun(config, {
+      images,
+      secondsPerImage: perImage,
+      extractionWorkers: extractionWorkerCount(backend, availableParallelism(), Boolean(process.versions.electron)),
+      headSecondsPerExample: HEAD_SECONDS_PER_EXAMPLE[backend] ?? HEAD_SECONDS_PER_EXAMPLE.wasm!,
+      tapeShare,
+    })
   }
 
   private modelDir(run: RunDetail): string {

@@ -2,6 +2,7 @@ import type { CompareResult, RunQuery } from '../../shared/contract'
 import type { Evaluation, MetricPoint, RunConfig, RunDetail, RunStatus, RunSummary } from '../../shared/types'
 import { isErrorCode, type ErrorCode } from '../../shared/errors'
 import { describeStrategy } from '../../shared/run-rules'
+import { uniqueRunName } from '../../shared/run-names'
 import { TRAINABLE_PARAMS_METRIC } from '../../shared/metrics'
 import { AppError } from '../errors'
 import { bestIndex, diffExamples, diffSettings } from './compare'
@@ -165,7 +166,8 @@ export class RunRepository {
   ) {}
 
   /**
-   * Records a new run with status 'queued'.
+   * Records a new run with status 'queued'. A name another run already has gets the next free
+   * number ("… (2)", see uniqueRunName), in the name column and the stored settings alike.
    * @param datasetPath folder trained on; defaults to the stored dataset's path, else ''.
    * @param splitId the stored split used, if any.
    * @returns the new run's id.
@@ -175,13 +177,24 @@ export class RunRepository {
       datasetPath ??
       (this.db.prepare('SELECT path FROM datasets WHERE id = ?').pluck().get(config.datasetId) as string | undefined) ??
       ''
-    const info = this.db
-      .prepare(
-        `INSERT INTO runs (name, created_at, model_id, dataset_id, dataset_path, split_id, config, status)
-         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')`,
-      )
-      .run(config.name, this.iso(), config.modelId, config.datasetId, path, splitId ?? null, JSON.stringify(config))
-    return Number(info.lastInsertRowid)
+    return this.db.transaction(() => {
+      const name = uniqueRunName(config.name, this.namesLike(config.name))
+      const stored = name === config.name ? config : { ...config, name }
+      const info = this.db
+        .prepare(
+          `INSERT INTO runs (name, created_at, model_id, dataset_id, dataset_path, split_id, config, status)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'queued')`,
+        )
+        .run(name, this.iso(), config.modelId, config.datasetId, path, splitId ?? null, JSON.stringify(stored))
+      return Number(info.lastInsertRowid)
+    })()
+  }
+
+  /** Names of runs that start like `name` without its number (the only ones uniqueRunName can clash with). */
+  private namesLike(name: string): string[] {
+    const base = name.replace(/ \(\d+\)$/, '')
+    const pattern = `${base.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+    return this.db.prepare(`SELECT name FROM runs WHERE name LIKE ? ESCAPE '\\'`).pluck().all(pattern) as string[]
   }
 
   /**

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os'
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
+import { extractionWorkerCount } from '../../../shared/estimate'
 import { currentBackend } from '../backend'
 import { baseFeaturesKey } from '../data/cache-key'
 import { featureTensors } from './features'
@@ -21,19 +22,9 @@ export interface TrainedPhase {
   testX: Tensor[]
 }
 
-/**
- * WASM and the plain-JS backend are single-threaded under Node, so extraction shards over one
- * process per core (this one plus forked workers, up to 4; the app's own processes idle while a run
- * trains). A worker costs ~3 s to start, so a shard needs at least 64 images. Native TensorFlow
- * threads on its own.
- */
+/** Extraction shards over one process per core on WASM and plain JS (the rule the estimate uses too). */
 function extractionWorkers(): number {
-  const backend = currentBackend()?.backend
-  if (backend !== 'wasm' && backend !== 'cpu') return 1
-  // Inside the packaged app the RunAsNode fuse is off, so a worker cannot fork plain Node shards
-  // (a utility process starts others only through main): extract in this process there.
-  if (process.versions.electron) return 1
-  return Math.max(1, Math.min(4, availableParallelism()))
+  return extractionWorkerCount(currentBackend()?.backend, availableParallelism(), Boolean(process.versions.electron))
 }
 
 /** Extracts (or reads cached) base features, builds the head and trains it. The head is `model`. */

@@ -82,3 +82,11 @@ export function onReconnect(listener: () => void): () => void {
 
 /** Mode without asking the backend: true when running inside Electron. */
 export const isElectron = typeof window !== 'undefined' && window.tunewise !== undefined
+
+/**
+ * Where a dropped file or folder is on disk: Electron's preload knows; a browser never tells a page
+ * (it hands over the files' contents, not their place), so there it is always ''.
+ */
+export function droppedPath(file: File): string {
+  return window.tunewise?.pathForFile(file) ?? ''
+}

@@ -63,6 +63,18 @@ export function formatNumber(x: number | null | undefined, maxDigits = 4): strin
   return String(Number(x.toPrecision(maxDigits)))
 }
 
+/**
+ * A measured amount shown for reading, not for typing back (a loss, an F1, a p-value, a difference):
+ * `digits` significant digits, 0 as "0", and anything closer to 0 than `floor` as "< 0.001" instead of
+ * "3.1e-7" or "0.0e+0". 0.45678 -> "0.457", 12.345 -> "12.3", 0.0000031 -> "< 0.001"; null -> "—".
+ */
+export function formatMeasure(x: number | null | undefined, digits = 3, floor = 0.001): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '—'
+  if (x === 0) return '0'
+  if (Math.abs(x) < floor) return x > 0 ? `< ${floor}` : `> -${floor}`
+  return String(Number(x.toPrecision(digits)))
+}
+
 /** ISO timestamp as a short local date and time. */
 export function formatDate(iso: string | null | undefined): string {
   if (!iso) return '—'

@@ -123,6 +123,7 @@ export interface WizardFacts {
   split: SplitSummary | null
   /** Number of invalid fields on the Freeze and Hyperparameters screens. */
   invalidFields: number
+  /** Train shows a run: an active one, or a finished one with the wizard's current settings. */
   hasRun: boolean
   hasResults: boolean
 }
@@ -154,6 +155,42 @@ export function stepBlockers(f: WizardFacts): Record<StepId, string | null> {
     results: f.hasResults ? null : 'Finish a training run first.',
     history: null,
   }
+}
+
+/**
+ * The step to go back to for why training cannot start (null when it can): the step before the
+ * first blocked one, or Hyperparameters for invalid fields. Uses the same blockers as the rail.
+ */
+export function stepToFix(blockers: Record<StepId, string | null>, invalidFields: number): StepId | null {
+  if (blockers.data) return 'model'
+  if (blockers.split) return 'data'
+  if (blockers.freeze) return 'split'
+  return invalidFields > 0 ? 'hyper' : null
+}
+
+// ---------------------------------------------------------------- runs
+
+/**
+ * True when two configs train the same way: every setting equal, the run's name aside (main may
+ * number it, and renaming a run changes nothing it learns). Key order does not matter.
+ */
+export function sameSettings(a: RunConfig, b: RunConfig): boolean {
+  const { name: _a, ...restA } = a
+  const { name: _b, ...restB } = b
+  return deepEqual(restA, restB)
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false
+    return a.every((x, i) => deepEqual(x, b[i]))
+  }
+  if (!isObj(a) || !isObj(b)) return false
+  // A key that is absent and one that is undefined read the same (JSON drops both).
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)])
+  for (const k of keys) if (!deepEqual(a[k], b[k])) return false
+  return true
 }
 
 // ---------------------------------------------------------------- drafts

@@ -23,6 +23,8 @@ class RunTracker {
   valAccuracy = $state<number | null>(null)
   backend = $state<string | null>(null)
   name = $state('')
+  /** The settings the watched run trains with (from main); null until known. */
+  config = $state.raw<RunConfig | null>(null)
   queued = $state<number[]>([])
   /** Epoch- and batch-level points from the database. */
   points = $state.raw<MetricPoint[]>([])
@@ -76,6 +78,7 @@ class RunTracker {
   async attach(runId: number, progress: RunProgress | null = null, status: RunStatus = 'running'): Promise<void> {
     this.runId = runId
     this.status = status
+    this.config = null
     this.progress = progress
     this.error = null
     this.errorCode = null
@@ -88,8 +91,10 @@ class RunTracker {
 
   async start(config: RunConfig): Promise<number> {
     const { runId } = await api.invoke('runs:start', { config })
-    await this.attach(runId, null, 'queued')
+    // Main may have numbered the name ("… (2)"): the stored name and settings come with the detail.
     this.name = config.name
+    await this.attach(runId, null, 'queued')
+    this.config ??= config
     return runId
   }
 
@@ -103,6 +108,7 @@ class RunTracker {
     if (this.active) return
     this.runId = null
     this.status = null
+    this.config = null
     this.progress = null
     this.error = null
     this.errorCode = null
@@ -118,6 +124,7 @@ class RunTracker {
       const d = await api.invoke('runs:get', { runId: id })
       if (id !== this.runId) return
       this.name = d.name
+      this.config = d.config
       this.backend = d.backend
       this.valAccuracy = d.bestValAccuracy
       if (d.status !== this.status && (terminal.includes(d.status) || this.status === 'queued')) {

@@ -15,7 +15,7 @@ import {
 } from '$shared/types'
 import { api } from '../api'
 import { defaultRunName, errorText } from '../core/format'
-import { allSteps, readDraft, stepBlockers, type Draft, type StepId } from '../core/wizard-logic'
+import { allSteps, readDraft, sameSettings, stepBlockers, type Draft, type StepId } from '../core/wizard-logic'
 import { app } from './app.svelte'
 import { run } from './run.svelte'
 
@@ -43,13 +43,21 @@ class WizardStore {
 
   readonly model = $derived(this.models.find((m) => m.id === this.config.modelId) ?? null)
   readonly invalidCount = $derived(Object.keys(this.invalid).length)
+  /**
+   * Whether the Train screen shows the watched run: while it runs, and once it ended only as long as
+   * the wizard still holds its settings. Change any setting and Train offers the new run instead of
+   * the stale one.
+   */
+  readonly showsRun = $derived(
+    run.runId !== null && (run.active || run.config === null || sameSettings(run.config, this.config)),
+  )
   readonly blockers = $derived(
     stepBlockers({
       model: this.model,
       report: this.report,
       split: this.split,
       invalidFields: this.invalidCount,
-      hasRun: run.runId !== null,
+      hasRun: this.showsRun,
       hasResults: this.resultsRunId !== null,
     }),
   )
