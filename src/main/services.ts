@@ -117,8 +117,12 @@ export function createServices(opts: ServicesOptions): Services {
     log,
   })
   // The scan reads every file of a folder the user chose: in a worker, so a hostile folder cannot stall main.
-  const datasets = new DatasetStore(opts.dataDir, repos, hub, (root, onProgress) =>
-    tasks.run('scan', { root }, { onProgress: (p) => onProgress(p.done ?? 0, p.total ?? 0) }),
+  const datasets = new DatasetStore(opts.dataDir, repos, hub, (root, onProgress, kind) =>
+    tasks.run(
+      'scan',
+      { root, ...(kind ? { kind } : {}) },
+      { onProgress: (p) => onProgress(p.done ?? 0, p.total ?? 0) },
+    ),
   )
   const jobs = new JobManager({
     runs: repos.runs,

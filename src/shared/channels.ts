@@ -17,6 +17,7 @@ export const channelNames = [
   'datasets:get',
   'datasets:exclude',
   'datasets:thumbnails',
+  'datasets:clip',
   'splits:preview',
   'runs:start',
   'runs:estimate',

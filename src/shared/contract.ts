@@ -28,6 +28,7 @@ const out = <T>(): T => undefined as unknown as T
 const path = z.string().min(1).max(4096)
 const runId = z.number().int().positive()
 const id = z.string().min(1).max(200)
+const dataKind = z.enum(['image', 'audio'])
 
 export interface FolderListing {
   path: string
@@ -93,8 +94,10 @@ export const contract = {
   'models:import': { input: z.strictObject({ path }), output: out<ModelCard>() },
   'models:download': { input: z.strictObject({ modelId: id }), output: out<ModelCard>() },
 
-  'datasets:import': { input: z.strictObject({ path }), output: out<DatasetReport>() },
-  'datasets:sample': { input: z.strictObject({}), output: out<DatasetReport>() },
+  /** `kind`: what the user confirmed the folder holds; detected from the files when absent. */
+  'datasets:import': { input: z.strictObject({ path, kind: dataKind.optional() }), output: out<DatasetReport>() },
+  /** The drawn shapes, or (`kind: 'audio'`) words spoken by the eSpeak NG synthesizer. */
+  'datasets:sample': { input: z.strictObject({ kind: dataKind.optional() }), output: out<DatasetReport>() },
   'datasets:get': { input: z.strictObject({ datasetId: id }), output: out<DatasetReport>() },
   'datasets:exclude': {
     input: z.strictObject({
@@ -109,6 +112,15 @@ export const contract = {
   'datasets:thumbnails': {
     input: z.strictObject({ datasetId: id, files: z.array(z.string().max(4096)).max(200) }),
     output: out<{ file: string; dataUrl: string | null }[]>(),
+  },
+
+  /**
+   * A sound dataset's clip to play: a WAV data URL of clip `file` (`rec.wav#t=1,2`), or of a whole recording
+   * (its first 30 s); null when it is not a recording of this dataset or cannot be read.
+   */
+  'datasets:clip': {
+    input: z.strictObject({ datasetId: id, file: z.string().max(4096) }),
+    output: out<{ file: string; dataUrl: string | null }>(),
   },
 
   'splits:preview': {

@@ -158,9 +158,15 @@ export function phase2Runs(config: StrategyConfig, layers?: readonly LayerInfo[]
   }
 }
 
-/** With a frozen base and no augmentation the base's features are computed once and cached. */
-export function featureCacheServes(config: Pick<RunConfig, 'augment'>): boolean {
-  return !config.augment.enabled
+/** The data-kind settings of a config; both may be missing in configs stored before sound existed (images). */
+export type DataKindConfig = Partial<Pick<RunConfig, 'dataKind' | 'sound'>>
+
+/**
+ * With a frozen base and no augmentation the base's features are computed once and cached. Sound clips are
+ * varied by the sound augmentation (the image one does not apply to spectrograms).
+ */
+export function featureCacheServes(config: Pick<RunConfig, 'augment'> & DataKindConfig): boolean {
+  return config.dataKind === 'audio' ? !config.sound?.augment.enabled : !config.augment.enabled
 }
 
 /** A setting that cannot act with the others, and why: refused by the schema, shown by the wizard. */
@@ -185,8 +191,13 @@ const strategyNames: Record<FreezeConfig['preset'], string> = {
  * The schema refuses a config with any of these (so the CLI, import and `runs:start` do), and the wizard
  * shows them on the Freeze step.
  */
-export function configConflicts(config: StrategyConfig): ConfigConflict[] {
+export function configConflicts(config: StrategyConfig & DataKindConfig): ConfigConflict[] {
   const out: ConfigConflict[] = []
+  if (config.dataKind === 'audio' && config.sound && config.sound.fMin >= config.sound.fMax)
+    out.push({
+      path: 'sound.fMin',
+      message: `The lowest pitch (${config.sound.fMin} Hz) must be below the highest (${config.sound.fMax} Hz). Lower sound.fMin or raise sound.fMax.`,
+    })
   const f = config.freeze
   const kind = strategyKind(f)
   const name = strategyNames[f.preset]
@@ -219,7 +230,7 @@ export function configConflicts(config: StrategyConfig): ConfigConflict[] {
 }
 
 /** Plain notes about combinations that do less, or cost more, than a user might think. Empty when all is as it reads. */
-export function configNotes(config: StrategyConfig & Pick<RunConfig, 'augment'>): string[] {
+export function configNotes(config: StrategyConfig & Pick<RunConfig, 'augment'> & DataKindConfig): string[] {
   const notes: string[] = []
   if (config.freeze.batchNormStatistics) {
     notes.push(
@@ -229,7 +240,11 @@ export function configNotes(config: StrategyConfig & Pick<RunConfig, 'augment'>)
     )
   }
   if (!featureCacheServes(config))
-    notes.push('Augmentation is on: the base runs on every image in every epoch, so training is much slower.')
+    notes.push(
+      config.dataKind === 'audio'
+        ? 'Augmentation is on: the base runs on every clip in every epoch, so training is much slower.'
+        : 'Augmentation is on: the base runs on every image in every epoch, so training is much slower.',
+    )
   return notes
 }
 

@@ -14,7 +14,9 @@ import type {
   RunCard,
   RunConfig,
   RunDetail,
+  DataKind,
   RunProgress,
+  SoundFileInfo,
 } from './types'
 
 /** What a training task trains on; main resolves it so the worker never opens the database. */
@@ -103,6 +105,7 @@ export interface ScanOutput {
     height: number
     givenSplit?: 'train' | 'val' | 'test'
     dhash?: string
+    sound?: SoundFileInfo
   }[]
 }
 
@@ -135,6 +138,19 @@ export interface ExtractInput {
   batchSize: number
   cacheDir: string
   modelKey: string
+  /** Sound data: `files` are clip ids, drawn as spectrograms with these settings (the engine's `AudioInputSpec`). */
+  audio?: {
+    clip: { sampleRate: number; clipSeconds: number; hopSeconds?: number }
+    spectrogram: {
+      sampleRate: number
+      windowMs: number
+      hopMs: number
+      melBands: number
+      fMin: number
+      fMax?: number
+      topDb: number
+    }
+  }
 }
 
 /** Every task kind: its input, its output, and what it streams besides progress. */
@@ -169,7 +185,8 @@ export interface TaskMap {
   /** Out-of-fold predictions of k heads: images whose label a head that never saw them contradicts. */
   suspects: { input: DiagnosticsInput; output: SuspectImage[]; event: never }
   /** Read a dataset folder: every file checked, hashed and decoded, outside the main process. */
-  scan: { input: { root: string }; output: ScanOutput; event: never }
+  /** `kind`: images or sound recordings; detected from the files when absent. */
+  scan: { input: { root: string; kind?: DataKind }; output: ScanOutput; event: never }
   predict: {
     input: { modelDir: string; file?: string; base64?: string }
     output: { label: string; confidence: number }[]

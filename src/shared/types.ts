@@ -107,15 +107,65 @@ export interface LabelConflict {
 
 export interface ClassReport {
   name: string
+  /** Images, or for sound the readable recordings. */
   count: number
-  /** Small JPEG data URLs, at most 12. */
+  /** Small JPEG data URLs, at most 12 (for sound: PNG spectrograms of each recording's first clip). */
   thumbnails: { file: string; dataUrl: string }[]
+  /** Sound only: clips the recordings give at the scan's clip settings. */
+  windows?: number
+  /** Sound only: seconds of sound. */
+  seconds?: number
   /** For datasets with a given split: images per split. */
   given?: { train: number; val: number; test: number }
 }
 
+/** What a dataset holds: pictures, or sound recordings (trained on as spectrogram pictures). */
+export type DataKind = 'image' | 'audio'
+
+/** The kind of a report; reports saved before sound existed have none and are images. */
+export function dataKindOf(report: { kind?: DataKind } | null | undefined): DataKind {
+  return report?.kind === 'audio' ? 'audio' : 'image'
+}
+
+/** What a scan of sound recordings measures besides what every dataset has. */
+export interface SoundSummary {
+  /** Clips over all recordings at `clip`'s settings. */
+  windows: number
+  /** Seconds per recording: shortest, longest, median, and all together. */
+  durations: { min: number; max: number; median: number; total: number }
+  /** Recordings per sample rate (Hz), lowest first. */
+  sampleRates: { rate: number; count: number }[]
+  /** Recordings per format ('wav', 'flac', 'mp3', 'ogg'). */
+  formats: { format: string; count: number }[]
+  /** Recordings with nothing above −60 dBFS. */
+  silent: string[]
+  /** Recordings distorted by clipping. */
+  clipped: string[]
+  /** The clip settings the clip counts were made with. */
+  clip: { sampleRate: number; clipSeconds: number; hopSeconds: number }
+}
+
+/** What the scan measured of one sound recording (kept in the dataset's file list, not in the report). */
+export interface SoundFileInfo {
+  format: string
+  /** The file's own rate, Hz. */
+  sampleRate: number
+  /** Samples per channel at the file's rate. */
+  frames: number
+  /** Seconds. */
+  duration: number
+  /** Clips at the scan's clip settings. */
+  windows: number
+  silent: boolean
+  clipped: boolean
+}
+
 export interface DatasetReport {
   id: string
+  /** Absent in reports saved before sound existed: images (`dataKindOf`). */
+  kind?: DataKind
+  /** Sound datasets only: durations, rates, formats, silent and clipped recordings. */
+  sound?: SoundSummary
   path: string
   fingerprint: string
   createdAt: string
@@ -132,6 +182,7 @@ export interface DatasetReport {
   /** Classes with fewer images than `minPerClass`. */
   tinyClasses: string[]
   minPerClass: number
+  /** Image sizes in pixels (all 0 for sound). */
   sizes: {
     minWidth: number
     maxWidth: number
@@ -217,6 +268,8 @@ export interface RunSummary {
   strategy: string | null
   /** Most numbers any phase trained (the engine's `trainable_params` metric); null before the first epoch. */
   trainableParams: number | null
+  /** What the run trained on (images for runs stored before sound existed). */
+  dataKind?: DataKind
 }
 
 export interface RunDetail extends RunSummary {

@@ -239,7 +239,7 @@ describe('spectrogramToImage', () => {
 
 describe('settings', () => {
   it('has the documented defaults', () => {
-    expect(DEFAULT_SPECTROGRAM).toMatchObject({ sampleRate: 16000, windowMs: 25, hopMs: 10, melBands: 64, topDb: 80 })
+    expect(DEFAULT_SPECTROGRAM).toMatchObject({ sampleRate: 16000, windowMs: 25, hopMs: 10, melBands: 64, topDb: 40 })
   })
 
   it('gives one key per picture-changing setting, the same for defaults written out', () => {

@@ -6,7 +6,8 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import { defaultRunConfig, mergeSettings, runConfigSchema } from '../../shared/run-config'
-import type { AppInfo } from '../../shared/types'
+import { dataKindOf, type AppInfo, type RunConfig } from '../../shared/types'
+import { dataKindConflict } from '../db/compare'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
 import { ensureInside, isInside, PathRefusedError, safeJoin } from '../safe-path'
@@ -34,6 +35,11 @@ export function createHandlers(deps: HandlerDeps): Handlers {
   const { repos, jobs, datasets } = deps
   const models = new ModelService(deps.dataDir, deps.hub, repos, deps.tasks, () => jobs.status().runId !== null)
 
+  // The diagnostics read images only so far; a sound dataset is refused in words rather than failing on a clip.
+  const refuseForSound = (config: RunConfig, what: string): void => {
+    if (dataKindOf(datasets.get(config.datasetId)) === 'audio')
+      throw new AppError('unavailable', `${what} works on images only so far. Train on the sound recordings directly.`)
+  }
   const recent = new RecentFolders(repos.drafts)
   // Browser mode offers only the folders it may browse; Electron's system dialog reaches any folder,
   // so a typed or dropped path there may be any folder too.
@@ -57,28 +63,32 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     'models:import': ({ path }) => models.import(path),
     'models:download': ({ modelId }) => models.download(modelId),
 
-    'datasets:import': async ({ path }) => {
-      const report = await datasets.import(path)
+    'datasets:import': async ({ path, kind }) => {
+      const report = await datasets.import(path, kind)
       recent.add(report.path)
       return report
     },
-    'datasets:sample': () => datasets.sample(),
+    'datasets:sample': ({ kind }) => datasets.sample(kind),
     'datasets:get': ({ datasetId }) => datasets.get(datasetId),
     'datasets:exclude': ({ datasetId, files, classes, restore }) =>
       datasets.exclude(datasetId, files, classes, restore),
     'datasets:thumbnails': ({ datasetId, files }) => datasets.thumbnails(datasetId, files),
+    'datasets:clip': async ({ datasetId, file }) => ({ file, dataUrl: await datasets.clipAudio(datasetId, file) }),
 
     'splits:preview': ({ datasetId, ratios }) => {
       const { assignment: _assignment, ...summary } = datasets.split(datasetId, ratios)
       return summary
     },
 
-    'runs:start': async ({ config }) => {
-      await models.requireAvailable(config.modelId)
+    'runs:start': async ({ config: given }) => {
+      await models.requireAvailable(given.modelId)
+      // The run trains on what the dataset holds, and says so in its stored config (History, Compare).
+      const config = datasets.withDataKind(given)
       // Checked and split here, so a bad config fails before a run or a process exists.
       return { runId: jobs.start(config, datasets.prepareJob(config)) }
     },
-    'runs:estimate': ({ config }) => models.estimate(config, datasets.usableCount(config.datasetId)),
+    'runs:estimate': ({ config }) =>
+      models.estimate(datasets.withDataKind(config), datasets.usableCount(config.datasetId)),
     'runs:cancel': ({ runId }) => ({ cancelled: jobs.cancel(runId) }),
     'runs:active': () => {
       const s = jobs.status()
@@ -111,7 +121,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return { deleted: true }
     },
     'runs:compare': ({ runIds }) => {
-      for (const id of runIds) runOrThrow(id)
+      const conflict = dataKindConflict(runIds.map((id) => ({ id, config: runOrThrow(id).config })))
+      if (conflict) throw new AppError('invalid_input', conflict)
       return repos.runs.compare(runIds)
     },
     'runs:export': async ({ runId, dir, overwrite, format, zip, intendedUse }) => {
@@ -161,6 +172,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
     },
 
     'runs:lr-find': async ({ config }) => {
+      refuseForSound(config, 'The learning-rate finder')
       await models.requireAvailable(config.modelId)
       const job = datasets.prepareJob(config)
       const train = job.examples.filter((e) => e.split === 'train')
@@ -173,6 +185,7 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       })
     },
     'datasets:suspects': async ({ config }) => {
+      refuseForSound(config, 'The search for mislabelled examples')
       await models.requireAvailable(config.modelId)
       const job = datasets.prepareJob(config)
       // Every usable image: a wrong label anywhere misleads training or the score.

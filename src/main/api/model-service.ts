@@ -25,6 +25,8 @@ import type { TaskManager } from '../tasks/task-manager'
 import { detectBackend } from '../ml/backend-detect'
 import { phase2Runs, phase2TapeShare } from '../../shared/run-rules'
 import { estimateRun, extractionWorkerCount, type RunEstimate } from '../../shared/estimate'
+import type { ClipSettings } from '../ml/audio/clips'
+import { clipSettingsOf } from '../ml/audio/settings'
 
 type TaskRunner = Pick<TaskManager, 'run'>
 
@@ -271,8 +273,18 @@ export class ModelService {
   async predict(run: RunDetail, file?: string, dataUrl?: string): Promise<{ label: string; confidence: number }[]> {
     const modelDir = this.modelDir(run)
     if (file) return this.tasks.run('predict', { modelDir, file })
-    const match = /^data:image\/[a-z0-9.+-]+;base64,(.*)$/i.exec(dataUrl ?? '')
-    if (!match) throw new AppError('bad_data', 'That is not an image. Drop a JPEG, PNG, WebP or GIF file.')
+    // A sound model takes a recording (the engine averages its clips); an image model a picture.
+    const sound = run.config.dataKind === 'audio'
+    const match = (sound ? /^data:audio\/[a-z0-9.+-]+;base64,(.*)$/i : /^data:image\/[a-z0-9.+-]+;base64,(.*)$/i).exec(
+      dataUrl ?? '',
+    )
+    if (!match)
+      throw new AppError(
+        'bad_data',
+        sound
+          ? 'That is not a recording. Drop a WAV, FLAC, MP3 or OGG file.'
+          : 'That is not an image. Drop a JPEG, PNG, WebP or GIF file.',
+      )
     return this.tasks.run('predict', { modelDir, base64: match[1]! })
   }
 }
@@ -295,6 +307,7 @@ export function runDataFacts(
     split(
       id: string,
       ratios: RunConfig['split'],
+      clip?: ClipSettings,
     ): { perClass: { label: string; train: number; val: number; test: number }[] }
   },
   run: RunDetail,
@@ -320,7 +333,8 @@ export function runDataFacts(
   if (!report) return { report, splitCounts: labels.length ? fallback : null }
   try {
     const perClass = datasets
-      .split(run.datasetId, run.config.split)
+      // A sound run's clips depend on its clip length.
+      .split(run.datasetId, run.config.split, run.config.dataKind === 'audio' ? clipSettingsOf(run.config) : undefined)
       .perClass.filter((c) => c.train + c.val + c.test > 0)
     const matches = ['val', 'test'].every((split) => {
       const ev = run.evaluations.find((e) => e.split === split)

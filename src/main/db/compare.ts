@@ -6,6 +6,24 @@ export type SettingRow = CompareResult['settings'][number]
 export type ExampleDiff = NonNullable<CompareResult['exampleDiff']>
 
 /**
+ * Why runs cannot be compared side by side, or null when they can: runs of different kinds of data (pictures
+ * and sound recordings) answer different questions, so their scores and settings do not line up. Configs
+ * stored before sound existed are image runs.
+ */
+export function dataKindConflict(
+  runs: readonly { id: number; config: Partial<Pick<RunConfig, 'dataKind'>> }[],
+): string | null {
+  const kindOf = (r: (typeof runs)[number]): 'image' | 'audio' => (r.config.dataKind === 'audio' ? 'audio' : 'image')
+  const sound = runs.filter((r) => kindOf(r) === 'audio')
+  if (sound.length === 0 || sound.length === runs.length) return null
+  const images = runs.filter((r) => kindOf(r) === 'image')
+  return (
+    `Runs ${sound.map((r) => r.id).join(', ')} trained on sound recordings and runs ${images.map((r) => r.id).join(', ')} on images: ` +
+    'their scores and settings do not compare. Choose runs of one kind of data.'
+  )
+}
+
+/**
  * One row per leaf field of the configs, as a dotted path (`hyper.learningRate`), in the order
  * fields first appear. Arrays are leaves and compare by their JSON. `name` is ignored (every run
  * has its own). A field missing from some config (an older run) shows as null there.

@@ -74,6 +74,8 @@ interface RunRow {
   cfg_freeze: string | null
   cfg_phase2: string | null
   cfg_adapters: string | null
+  /** The config's `dataKind` ('audio' for sound runs; null for image runs stored before sound existed). */
+  cfg_kind: string | null
   trainable_params: number | null
 }
 
@@ -94,6 +96,7 @@ const SUMMARY_SELECT = `
          CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.freeze') END AS cfg_freeze,
          CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.phase2') END AS cfg_phase2,
          CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.adapters') END AS cfg_adapters,
+         CASE WHEN json_valid(r.config) THEN json_extract(r.config, '$.dataKind') END AS cfg_kind,
          (SELECT MAX(m.value) FROM run_metrics m WHERE m.run_id = r.id AND m.name = '${TRAINABLE_PARAMS_METRIC}') AS trainable_params
   FROM runs r`
 
@@ -576,6 +579,7 @@ function toSummary(row: RunRow): RunSummary {
     starred: row.starred === 1,
     strategy: strategyOf(row),
     trainableParams: row.trainable_params,
+    dataKind: row.cfg_kind === 'audio' ? 'audio' : 'image',
   }
 }
 

@@ -41,11 +41,13 @@ serveTasks({
       margin: s.margin,
     }))
   },
-  scan: async ({ root }, ctx) => {
-    const { scanDataset } = await import('../ml/data/scan')
+  scan: async ({ root, kind }, ctx) => {
+    // Images or sound recordings (detected from the files unless the user said which).
+    const { scanFolder } = await import('../ml/audio/folder')
     // At most ten progress messages a second, however many files the folder holds.
     let last = 0
-    return scanDataset(root, {
+    return scanFolder(root, {
+      kind,
       shouldStop: () => ctx.shouldStop(),
       onProgress: (done, total) => {
         const now = Date.now()

@@ -71,6 +71,7 @@ export {
 } from './augment'
 export {
   type AudioClassReport,
+  type AudioFileRef,
   type AudioDatasetScan,
   audioDatasetBlockers,
   type AudioScanOptions,

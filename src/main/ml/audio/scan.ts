@@ -71,6 +71,9 @@ export interface ScannedAudioFile {
   givenSplit?: SplitName
 }
 
+/** What splitting and blocking need of a recording: what a dataset's stored file list keeps of each. */
+export type AudioFileRef = Pick<ScannedAudioFile, 'file' | 'label' | 'hash' | 'frames' | 'sampleRate' | 'givenSplit'>
+
 export interface AudioClassReport {
   name: string
   /** Readable sound files. */
@@ -757,7 +760,7 @@ export async function scanAudioDataset(root: string, opts: AudioScanOptions = {}
 export function audioDatasetBlockers(args: {
   root: string
   classNames: readonly string[]
-  files: readonly ScannedAudioFile[]
+  files: readonly Pick<AudioFileRef, 'file' | 'label' | 'givenSplit'>[]
   givenSplit: boolean
   excluded?: { files: readonly string[]; classes: readonly string[] }
 }): string[] {
@@ -1015,7 +1018,7 @@ function buildReport(input: ReportInput): AudioScanReport {
  * mistaken for copies of each other.
  */
 export function audioSplitInputs(
-  files: readonly ScannedAudioFile[],
+  files: readonly AudioFileRef[],
   clip: Partial<ClipSettings> = {},
 ): { inputs: SplitInput[]; groups: Map<string, string> } {
   const inputs: SplitInput[] = []
@@ -1037,7 +1040,7 @@ export function audioSplitInputs(
  * join every clip of the files they group.
  */
 export function splitAudioDataset(
-  files: readonly ScannedAudioFile[],
+  files: readonly AudioFileRef[],
   ratios: SplitRatios,
   opts: SplitOptions & { clip?: Partial<ClipSettings> } = {},
 ): SplitResult {

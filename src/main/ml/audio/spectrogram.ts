@@ -24,7 +24,10 @@ export interface SpectrogramSettings {
   fMin: number
   /** Highest frequency the bands cover, Hz. Default: half the sample rate (all of it). */
   fMax?: number
-  /** Range kept below each clip's loudest point when normalising, dB. Quieter detail is cut to black. Default 80. */
+  /**
+   * Range kept below each clip's loudest point when normalising, dB. Quieter detail is cut to black. Default 40:
+   * background noise and room sound stay dark, so the picture is the sound itself (see README.md).
+   */
   topDb: number
 }
 
@@ -34,7 +37,7 @@ export const DEFAULT_SPECTROGRAM: Readonly<SpectrogramSettings> = Object.freeze(
   hopMs: 10,
   melBands: 64,
   fMin: 0,
-  topDb: 80,
+  topDb: 40,
 })
 
 /** Power floor before the logarithm: −100 dB relative to a full-scale sine's band power. */

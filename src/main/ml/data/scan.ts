@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto'
 import { constants, type Dirent } from 'node:fs'
 import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises'
 import { dirname, join, resolve, sep } from 'node:path'
-import type { ClassReport, DatasetReport, ProblemGroup, UnreadableFile } from '../../../shared/types'
+import type { ClassReport, DatasetReport, ProblemGroup, SoundFileInfo, UnreadableFile } from '../../../shared/types'
 import { AppError } from '../../errors'
 import { decodeImageBuffer, hashBuffer, ImageDecodeError, openImage, readFailure, TINY_IMAGE_SIDE } from './decode'
 import { thumbnailFromBuffer } from './thumbnail'
@@ -35,6 +35,8 @@ export interface ScannedFile {
    * (resized, re-encoded). Absent for an image too flat to tell apart from other flat images.
    */
   dhash?: string
+  /** Sound datasets: what the scan measured of the recording (width and height are then 0). */
+  sound?: SoundFileInfo
 }
 
 export type ScanReport = Omit<DatasetReport, 'id' | 'createdAt' | 'excludedFiles' | 'excludedClasses'> & {
@@ -253,7 +255,8 @@ function extension(name: string): string {
   return dot > 0 ? name.slice(dot).toLowerCase() : ''
 }
 
-function isImageName(name: string): boolean {
+/** Whether a file name has an image extension (the scan reads only these). */
+export function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.has(extension(name))
 }
 

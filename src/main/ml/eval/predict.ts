@@ -3,6 +3,9 @@ import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
 import { AppError } from '../../errors'
+import { readSoundFile } from '../audio/decode'
+import { picturesToInput, recordingPictures } from '../audio/source'
+import { getTf } from '../backend'
 import { ImageDecodeError, decodeImage, decodeImageBuffer } from '../data/decode'
 import { pixelsToTensor } from '../data/pixels'
 import { loadExport, resolveModelFolder, type ExportMetadata } from '../export/export'
@@ -21,6 +24,27 @@ async function loadCached(dir: string): Promise<{ model: LayersModel; meta: Expo
 }
 
 /**
+ * "Try your own sound": every clip of the recording through a sound model, the clips' probabilities averaged
+ * (a long recording is judged as a whole).
+ */
+async function predictSound(
+  model: LayersModel,
+  meta: ExportMetadata,
+  bytes: Uint8Array,
+): Promise<{ label: string; confidence: number }[]> {
+  const pictures = await recordingPictures(bytes, meta.audio!, meta.inputSize)
+  const [h, w] = meta.inputSize
+  const x = getTf().tensor4d(picturesToInput(pictures, meta.preprocessing), [pictures.length, h, w, 3])
+  const y = model.predict(x) as Tensor
+  const probs = y.mean(0)
+  const mean = Array.from(probs.dataSync())
+  x.dispose()
+  y.dispose()
+  probs.dispose()
+  return meta.labels.map((label, i) => ({ label, confidence: mean[i] })).sort((a, b) => b.confidence - a.confidence)
+}
+
+/**
  * Classifies one image (a file path or its bytes) with `<runDir>/model/` (or a model folder given directly). Returns every label with its
  * confidence (0-1), most likely first. The last loaded model is kept in memory for repeated tries.
  */
@@ -29,6 +53,7 @@ export async function predictImage(
   input: string | Buffer,
 ): Promise<{ label: string; confidence: number }[]> {
   const { model, meta } = await loadCached(resolveModelFolder(runDir))
+  if (meta.audio) return predictSound(model, meta, typeof input === 'string' ? await readSoundFile(input) : input)
   const [h, w] = meta.inputSize
   let pixels: Uint8Array
   try {

@@ -146,6 +146,11 @@ export async function exportModel(
     const expected = options.evaluation?.predictions ?? []
 
     let check: ExportCheck
+    if (options.format === 'teachable-machine' && meta.audio)
+      throw new AppError(
+        'invalid_input',
+        'Teachable Machine’s image format cannot carry a sound model (its spectrogram settings would be lost). Export it in the TF.js format.',
+      )
     if (options.format === 'teachable-machine') {
       const { model } = await loadFolder(src)
       let tm: tfjs.LayersModel

@@ -10,6 +10,7 @@ import * as tfjs from '@tensorflow/tfjs'
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs'
 import type { Evaluation } from '../../../shared/types'
 import { AppError } from '../../errors'
+import { type AudioInputSpec, clipImage, picturesToInput } from '../audio/source'
 import { getTf } from '../backend'
 import { decodeForTraining, pixelsToTensor } from '../data/pixels'
 import { modelDirInRun } from '../layout'
@@ -31,6 +32,11 @@ export interface ExportMetadata {
   preprocessingDescription: string
   sourceModel: { id: string; name: string; license: string }
   runId: number
+  /**
+   * Sound models only: how a recording becomes the model's input (clips of `clip.clipSeconds` at
+   * `clip.sampleRate`, each drawn as a log-mel spectrogram with `spectrogram`, grey RGB, low pitch at the bottom).
+   */
+  audio?: AudioInputSpec & { description: string }
 }
 
 type Layer = LayersModel['layers'][number]
@@ -141,7 +147,23 @@ export async function loadExport(dir: string): Promise<{ model: LayersModel; met
   return { model, meta: await readMetadata(dir) }
 }
 
-/** Predicts probabilities for image files with a loaded export; row-major [files.length, labels]. */
+async function imageBatch(meta: ExportMetadata, root: string, files: string[]): Promise<Tensor> {
+  const pixels = await Promise.all(files.map((f) => decodeForTraining(root, f, meta.inputSize)))
+  return pixelsToTensor(pixels, meta.inputSize, meta.preprocessing)
+}
+
+/** Sound clips (`rec.wav#t=0,1`) drawn as the export's metadata says. */
+async function clipBatch(meta: ExportMetadata, root: string, files: string[]): Promise<Tensor> {
+  const pictures: Float32Array[] = []
+  for (const f of files) pictures.push(await clipImage(root, f, meta.audio!, meta.inputSize))
+  const [h, w] = meta.inputSize
+  return getTf().tensor4d(picturesToInput(pictures, meta.preprocessing), [files.length, h, w, 3])
+}
+
+/**
+ * Predicts probabilities for image files (or, for a sound model, clips) with a loaded export; row-major
+ * [files.length, labels].
+ */
 export async function predictFiles(
   model: LayersModel,
   meta: ExportMetadata,
@@ -153,8 +175,7 @@ export async function predictFiles(
   const out = new Float32Array(files.length * c)
   for (let s = 0; s < files.length; s += batchSize) {
     const chunk = files.slice(s, s + batchSize)
-    const pixels = await Promise.all(chunk.map((f) => decodeForTraining(root, f, meta.inputSize)))
-    const x = pixelsToTensor(pixels, meta.inputSize, meta.preprocessing)
+    const x = meta.audio ? await clipBatch(meta, root, chunk) : await imageBatch(meta, root, chunk)
     const y = model.predict(x) as Tensor
     out.set(y.dataSync() as Float32Array, s * c)
     tfjs.dispose([x, y])

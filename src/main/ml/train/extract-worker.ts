@@ -22,6 +22,7 @@ serveTasks({
       batchSize: input.batchSize,
       cacheDir: input.cacheDir,
       modelKey: input.modelKey,
+      audio: input.audio,
       shouldStop: () => ctx.shouldStop(),
       onProgress: (done) => {
         const now = Date.now()

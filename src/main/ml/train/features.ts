@@ -9,9 +9,9 @@ import { dirname } from 'node:path'
 import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs'
 import { AppError } from '../../errors'
 import { getTf } from '../backend'
-import { featureCachePath } from '../data/cache-key'
-import { decodeForTraining, pixelsToTensor } from '../data/pixels'
+import type { AudioInputSpec } from '../audio/source'
 import type { Preprocess } from '../models/catalogue'
+import { inputBatch, inputCachePath } from './input-batch'
 
 /** Counters that let tests prove the cache works by counts, not clocks. */
 export const featureStats = { baseForwardImages: 0, cacheHits: 0, cacheMisses: 0 }
@@ -32,6 +32,8 @@ export interface FeatureOptions {
   onProgress?: (done: number, total: number) => void
   /** Polled between batches; true stops with AppError('cancelled'). */
   shouldStop?: () => boolean
+  /** Sound data: `files` are clip (window) ids, drawn as spectrograms with these settings. Absent: images. */
+  audio?: AudioInputSpec
 }
 
 /** Activations for `count` images: for each model output, a packed [count, ...shape] Float32Array. */
@@ -130,7 +132,7 @@ export async function extractFeatures(
   const todo: number[] = []
   for (let i = 0; i < files.length; i++) {
     if (cacheDir) {
-      cachePaths[i] = await featureCachePath(cacheDir, opts.modelKey, opts, opts.root, files[i])
+      cachePaths[i] = await inputCachePath(cacheDir, opts, files[i])
       const cached = await readCacheEntry(cachePaths[i]!, sizes)
       if (cached) {
         put(i, cached)
@@ -147,8 +149,10 @@ export async function extractFeatures(
   for (let start = 0; start < todo.length; start += batchSize) {
     if (opts.shouldStop?.()) throw cancelledError()
     const idx = todo.slice(start, start + batchSize)
-    const pixels = await Promise.all(idx.map((i) => decodeForTraining(opts.root, files[i], opts.inputSize)))
-    const x = pixelsToTensor(pixels, opts.inputSize, opts.preprocess)
+    const x = await inputBatch(
+      opts,
+      idx.map((i) => files[i]),
+    )
     let outs: Float32Array[]
     try {
       outs = forwardBatch(base, x)

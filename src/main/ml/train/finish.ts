@@ -14,6 +14,7 @@ import { preprocessDescriptions } from '../models/catalogue'
 import type { LoadedModel } from '../models/load'
 import { predictProbs } from './fit-loop'
 import type { PreparedRun } from './phase'
+import { audioInputSpec } from './audio-inputs'
 import type { TrainedPhase } from './phase1'
 import type { RunContext } from './run-context'
 import type { Split } from './splits'
@@ -67,7 +68,21 @@ function exportMetadata(ctx: RunContext, loaded: LoadedModel): ExportMetadata {
     preprocessingDescription: preprocessDescriptions[loaded.preprocess],
     sourceModel: { id: loaded.card.id, name: loaded.card.name, license: loaded.card.license },
     runId: ctx.job.runId,
+    ...soundMetadata(ctx),
   }
+}
+
+/** For a sound model: how a recording becomes its input, as data and in words. */
+function soundMetadata(ctx: RunContext): Pick<ExportMetadata, 'audio'> {
+  const audio = audioInputSpec(ctx.config)
+  if (!audio) return {}
+  const { clip, spectrogram: s } = audio
+  const description =
+    `Sound, cut into clips of ${clip.clipSeconds} s at ${clip.sampleRate} Hz (mono; shorter clips padded with silence), ` +
+    `each drawn as a log-mel spectrogram: Hann window ${s.windowMs} ms every ${s.hopMs} ms, ${s.melBands} mel bands ` +
+    `from ${s.fMin} to ${s.fMax ?? clip.sampleRate / 2} Hz, in dB scaled per clip so its loudest point is 1 and ` +
+    `${s.topDb} dB below is 0, resized (bilinear) to the input size as grey RGB with low pitch at the bottom.`
+  return { audio: { ...audio, description } }
 }
 
 /**

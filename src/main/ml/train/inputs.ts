@@ -11,11 +11,17 @@ export function cachedInputs(xs: Tensor[]): TrainInputs {
   return async () => ({ xs, owned: false })
 }
 
+/** Training inputs made anew each epoch (augmented images or sound clips), through a net's frozen part. */
+export interface EpochInputs {
+  /** Inputs for a model whose inputs are `net`'s outputs (`net` null: the pictures themselves). */
+  through(net: LayersModel | null, batchSize: number): TrainInputs
+}
+
 /**
  * Augmented training inputs. The training images are decoded once (on first use) and kept as pixels; each
  * epoch transforms them anew and runs the frozen part of the network over the result.
  */
-export class AugmentedInputs {
+export class AugmentedInputs implements EpochInputs {
   private pixels: Uint8Array[] | null = null
 
   /**

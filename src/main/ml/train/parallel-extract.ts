@@ -15,7 +15,6 @@ import { AppError } from '../../errors'
 import { TaskError, TaskManager } from '../../tasks/task-manager'
 import { forkLauncher } from '../../tasks/worker-process'
 import { getTf } from '../backend'
-import { featureCachePath } from '../data/cache-key'
 import {
   cancelledError,
   extractFeatures,
@@ -24,6 +23,7 @@ import {
   type FeatureOptions,
   type FeatureSet,
 } from './features'
+import { inputCachePath } from './input-batch'
 
 export interface ParallelFeatureOptions extends FeatureOptions {
   /**
@@ -198,7 +198,7 @@ async function uncachedFiles(
   const perImage = outputShapes(base, opts.inputSize).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) * 4
   const todo: string[] = []
   for (const f of new Set(files)) {
-    const p = await featureCachePath(cacheDir, opts.modelKey, opts, opts.root, f)
+    const p = await inputCachePath(cacheDir, opts, f)
     if (!existsSync(p) || statSync(p).size !== perImage) todo.push(f)
   }
   return todo
@@ -247,6 +247,7 @@ async function runShards(
       batchSize: opts.batchSize ?? 16,
       cacheDir,
       modelKey: opts.modelKey,
+      ...(opts.audio ? { audio: opts.audio } : {}),
     },
     workerCommand(opts),
     () => ownFailed || (opts.shouldStop?.() ?? false),

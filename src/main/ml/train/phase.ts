@@ -16,7 +16,8 @@ import {
 } from './callbacks'
 import type { FeatureOptions } from './features'
 import { fitLoop, predictProbs, type TrainInputs } from './fit-loop'
-import type { AugmentedInputs } from './inputs'
+import { audioInputSpec } from './audio-inputs'
+import type { EpochInputs } from './inputs'
 import type { RunContext } from './run-context'
 import { LrSchedule } from './schedule'
 import type { Splits } from './splits'
@@ -32,7 +33,7 @@ export interface PreparedRun {
   /** Class index → loss weight; undefined weighs every class the same. */
   classWeight?: Record<number, number>
   /** Fresh augmented training inputs each epoch; null when augmentation is off (training reads the cache). */
-  augmented: AugmentedInputs | null
+  augmented: EpochInputs | null
 }
 
 /** One phase's training. */
@@ -82,6 +83,8 @@ export function extractionOptions(
     batchSize: 16,
     cacheDir: featureCacheDir(ctx.io.cacheDir),
     modelKey,
+    // Sound: the examples are clips, drawn as spectrograms (absent for images).
+    audio: audioInputSpec(ctx.config),
     shouldStop: () => ctx.io.shouldStop(),
     onProgress: (done, total) =>
       ctx.progress(

@@ -21,7 +21,8 @@ import type { LayerInfo, RunConfig } from '../../../shared/types'
 import { listLayers, loadBaseModel, type LoadedModel } from '../models/load'
 import { makeAugmenter } from './augment'
 import { NanLossError } from './callbacks'
-import { AugmentedInputs } from './inputs'
+import { AudioAugmentedInputs, audioInputSpec, runAudioAugmentation } from './audio-inputs'
+import { AugmentedInputs, type EpochInputs } from './inputs'
 import type { PreparedRun } from './phase'
 import { runPhase1 } from './phase1'
 import { runPhase2, type Phase2Plan } from './phase2'
@@ -52,6 +53,28 @@ export function smoothLabels(oneHot: Tensor, epsilon: number): Tensor {
   return oneHot.mul(1 - epsilon).add(epsilon / k)
 }
 
+/** Fresh training inputs every epoch: augmented images, or for sound augmented clips. */
+function epochInputs(
+  ctx: RunContext,
+  loaded: LoadedModel,
+  examples: PreparedRun['splits']['train']['examples'],
+): EpochInputs {
+  const { job, config } = ctx
+  const audio = audioInputSpec(config)
+  if (audio)
+    return new AudioAugmentedInputs(
+      examples,
+      job.datasetPath,
+      loaded,
+      audio,
+      runAudioAugmentation(config),
+      ctx.rng,
+      () => ctx.checkStop(),
+    )
+  const augmenter = makeAugmenter(config.augment, ctx.rng, loaded.preprocess)
+  return new AugmentedInputs(examples, job.datasetPath, loaded, augmenter, () => ctx.checkStop())
+}
+
 /** Splits, labels, class weights and (when augmenting) the augmented inputs, set up once for both phases. */
 function prepareRun(ctx: RunContext, loaded: LoadedModel): PreparedRun {
   const { job, config, tf } = ctx
@@ -59,7 +82,6 @@ function prepareRun(ctx: RunContext, loaded: LoadedModel): PreparedRun {
   const numClasses = job.labels.length
   // With augmentation the cache cannot serve the training images (the one rule in src/shared/run-rules.ts).
   const augment = !featureCacheServes(config)
-  const augmenter = makeAugmenter(config.augment, ctx.rng, loaded.preprocess)
   return {
     loaded,
     splits,
@@ -70,9 +92,7 @@ function prepareRun(ctx: RunContext, loaded: LoadedModel): PreparedRun {
       ),
     ),
     classWeight: config.hyper.classWeights === 'auto' ? classWeights(splits.train, numClasses) : undefined,
-    augmented: augment
-      ? new AugmentedInputs(splits.train.examples, job.datasetPath, loaded, augmenter, () => ctx.checkStop())
-      : null,
+    augmented: augment ? epochInputs(ctx, loaded, splits.train.examples) : null,
   }
 }
 

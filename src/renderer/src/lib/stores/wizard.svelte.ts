@@ -5,7 +5,14 @@
  */
 import { untrack } from 'svelte'
 import { defaultRunConfig } from '$shared/run-config'
-import type { DatasetReport, LayerInfo, ModelCard, RunConfig, SplitSummary } from '$shared/types'
+import {
+  dataKindOf,
+  type DatasetReport,
+  type LayerInfo,
+  type ModelCard,
+  type RunConfig,
+  type SplitSummary,
+} from '$shared/types'
 import { api } from '../api'
 import { defaultRunName, errorText } from '../core/format'
 import { allSteps, readDraft, sameSettings, stepBlockers, type Draft, type StepId } from '../core/wizard-logic'
@@ -138,6 +145,7 @@ class WizardStore {
     const changed = this.report?.id !== report.id
     this.report = report
     this.config.datasetId = report.id
+    this.config.dataKind = dataKindOf(report)
     if (changed) this.split = null
     void this.previewSplitNow()
   }
