@@ -129,6 +129,8 @@ export interface ExtractInput {
   modelDir: string
   backend: string
   files: string[]
+  /** Each file's cache key, when the parent hashed the files already (the worker then reads each once). */
+  keys?: string[]
   root: string
   inputSize: [number, number]
   preprocess: 'rgb/255' | 'rgb/127.5-1'
