@@ -172,10 +172,14 @@ export interface TaskMap {
   suspects: { input: DiagnosticsInput; output: SuspectImage[]; event: never }
   /** Read a dataset folder: every file checked, hashed and decoded, outside the main process. */
   scan: { input: { root: string }; output: ScanOutput; event: never }
+  /**
+   * Classify one image with a run's model. The event says whether the model was loaded for it (and how long
+   * that took) or was already in the worker's memory.
+   */
   predict: {
     input: { modelDir: string; file?: string; base64?: string }
     output: { label: string; confidence: number }[]
-    event: never
+    event: { type: 'model'; loaded: boolean; seconds: number }
   }
 }
 
@@ -241,8 +245,14 @@ export interface TaskInfo {
 
 // ---------------------------------------------------------------- the wire protocol
 
-/** Parent → worker. */
-export type ToWorker = { type: 'run'; id: string; kind: TaskKind; input: unknown } | { type: 'cancel'; id: string }
+/**
+ * Parent → worker. `stay`: a resident kind; the worker waits for the next task instead of exiting, until it
+ * is told to `exit`.
+ */
+export type ToWorker =
+  | { type: 'run'; id: string; kind: TaskKind; input: unknown; stay?: boolean }
+  | { type: 'cancel'; id: string }
+  | { type: 'exit' }
 
 /** Worker → parent. */
 export type FromWorker =
