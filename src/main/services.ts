@@ -54,6 +54,9 @@ export interface Services {
   close(): void
 }
 
+/** How long the warm prediction worker waits for another image before it exits. Five minutes. */
+export const RESIDENT_IDLE_MS = 5 * 60_000
+
 export const INTERRUPTED_AT_START =
   'Tunewise closed or crashed while this run was training. Its metrics up to then are kept; start it again to finish.'
 
@@ -114,6 +117,10 @@ export function createServices(opts: ServicesOptions): Services {
     recorder: repos.tasks,
     onUpdate: (info) => hub.emit('task:update', info),
     cancelGraceMs: opts.cancelGraceMs,
+    // "Try your own image" answers a person who waits: its worker stays warm, with the last models loaded,
+    // for a few idle minutes (~180 MB with MobileNetV2). Export is not kept: its check runs the whole model
+    // over the test split, which grows a worker to ~700 MB that WASM never gives back.
+    resident: { kinds: ['predict'], idleMs: RESIDENT_IDLE_MS },
     log,
   })
   // The scan reads every file of a folder the user chose: in a worker, so a hostile folder cannot stall main.

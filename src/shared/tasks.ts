@@ -132,6 +132,8 @@ export interface ExtractInput {
   modelDir: string
   backend: string
   files: string[]
+  /** Each file's cache key, when the parent hashed the files already (the worker then reads each once). */
+  keys?: string[]
   root: string
   inputSize: [number, number]
   preprocess: 'rgb/255' | 'rgb/127.5-1'
@@ -187,10 +189,14 @@ export interface TaskMap {
   /** Read a dataset folder: every file checked, hashed and decoded, outside the main process. */
   /** `kind`: images or sound recordings; detected from the files when absent. */
   scan: { input: { root: string; kind?: DataKind }; output: ScanOutput; event: never }
+  /**
+   * Classify one image with a run's model. The event says whether the model was loaded for it (and how long
+   * that took) or was already in the worker's memory.
+   */
   predict: {
     input: { modelDir: string; file?: string; base64?: string }
     output: { label: string; confidence: number }[]
-    event: never
+    event: { type: 'model'; loaded: boolean; seconds: number }
   }
 }
 
@@ -256,8 +262,14 @@ export interface TaskInfo {
 
 // ---------------------------------------------------------------- the wire protocol
 
-/** Parent → worker. */
-export type ToWorker = { type: 'run'; id: string; kind: TaskKind; input: unknown } | { type: 'cancel'; id: string }
+/**
+ * Parent → worker. `stay`: a resident kind; the worker waits for the next task instead of exiting, until it
+ * is told to `exit`.
+ */
+export type ToWorker =
+  | { type: 'run'; id: string; kind: TaskKind; input: unknown; stay?: boolean }
+  | { type: 'cancel'; id: string }
+  | { type: 'exit' }
 
 /** Worker → parent. */
 export type FromWorker =

@@ -9,6 +9,7 @@ import { extractFeatures, featureStats, type FeatureOptions } from '../../src/ma
 import { tinyConvNet } from '../helpers/tiny-model'
 import { extractFeaturesParallel, parallelStats } from '../../src/main/ml/train/parallel-extract'
 import { AppError } from '../../src/main/errors'
+import { openFeatureSpace } from '../../src/main/ml/data/feature-cache'
 
 const root = mkdtempSync(join(tmpdir(), 'tw-parallel-'))
 const datasetPath = join(root, 'shapes')
@@ -29,8 +30,12 @@ const opts = (cacheDir: string | null): FeatureOptions => ({
   modelKey: 'tiny-parallel-test',
 })
 
-const countCacheFiles = (dir: string): number =>
-  readdirSync(dir, { recursive: true }).filter((f) => String(f).endsWith('.f32')).length
+/** Vectors the chunked cache holds for this test's network, and the chunk files holding them. */
+const cached = async (dir: string): Promise<{ vectors: number; chunks: number }> => {
+  const space = await openFeatureSpace(dir, 'tiny-parallel-test', { inputSize: [32, 32], preprocess: 'rgb/255' }, 8)
+  const chunks = readdirSync(space.dir).filter((f) => f.endsWith('.twfc')).length
+  return { vectors: space.size, chunks }
+}
 
 beforeAll(async () => {
   await initBackend('wasm')
@@ -58,7 +63,8 @@ describe('extractFeaturesParallel', () => {
     expect(parallelStats.workerPids).not.toContain(process.pid)
     // The base ran over every image exactly once, here or in the worker.
     expect(featureStats.baseForwardImages - forwardBefore).toBe(files.length)
-    expect(countCacheFiles(cacheDir)).toBe(files.length)
+    // Each process streamed its own chunk; together they hold every image once.
+    expect(await cached(cacheDir)).toEqual({ vectors: files.length, chunks: 2 })
     expect(progress.at(-1)).toBe(files.length)
 
     expect(parallel.count).toBe(single.count)

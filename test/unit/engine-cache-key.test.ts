@@ -1,16 +1,11 @@
 /** The feature-cache key: one function, and every input that changes the vectors changes the key. */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getTf, initBackend } from '../../src/main/ml/backend'
-import {
-  baseFeaturesKey,
-  featureCacheFile,
-  featureCacheKey,
-  networkKey,
-  type InputRecipe,
-} from '../../src/main/ml/data/cache-key'
+import { baseFeaturesKey, featureCacheKey, networkKey, type InputRecipe } from '../../src/main/ml/data/cache-key'
+import { openFeatureSpace } from '../../src/main/ml/data/feature-cache'
 import { hashFile } from '../../src/main/ml/data/decode'
 import { RESIZE_FIT } from '../../src/main/ml/data/resize'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
@@ -60,10 +55,12 @@ describe('featureCacheKey', () => {
       modelKey: 'tiny',
     })
     const content = await hashFile(join(root, 'shapes', file))
-    const at = (resize: InputRecipe['resize']) =>
-      featureCacheFile(cacheDir, featureCacheKey('tiny', { ...recipe, resize }, content))
-    expect(existsSync(at(RESIZE_FIT))).toBe(true)
-    expect(existsSync(at(RESIZE_FIT === 'cover' ? 'fill' : 'cover'))).toBe(false)
+    const stored = async (resize: InputRecipe['resize']) => {
+      const space = await openFeatureSpace(cacheDir, 'tiny', { ...recipe, resize }, 8)
+      return space.has(featureCacheKey('tiny', { ...recipe, resize }, content))
+    }
+    expect(await stored(RESIZE_FIT)).toBe(true)
+    expect(await stored(RESIZE_FIT === 'cover' ? 'fill' : 'cover')).toBe(false)
   })
 })
 

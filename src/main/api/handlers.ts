@@ -106,6 +106,8 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       if (status.runId === runId || status.queued.includes(runId))
         throw new AppError('conflict', 'This run is still training. Cancel it first, then delete it.')
       runOrThrow(runId)
+      // The warm prediction worker may hold this run's model: let it go with the run.
+      deps.tasks.releaseIdle()
       const { artifacts } = repos.runs.delete(runId)
       if (!keepArtifacts) {
         const runDir = safeJoin(runsDir(deps.dataDir), [String(runId)])

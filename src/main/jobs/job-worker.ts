@@ -89,16 +89,18 @@ serveTasks({
     })
   },
   predict: async ({ modelDir, file, base64 }, ctx) =>
-    (await ready(ctx)).predictImage(modelDir, file ?? Buffer.from(base64 ?? '', 'base64')),
+    (await ready(ctx)).predictImage(modelDir, file ?? Buffer.from(base64 ?? '', 'base64'), (source) =>
+      ctx.emit({ type: 'model', ...source }),
+    ),
 })
 
 /**
- * Loads the engine and starts the backend (the slow part of a fresh worker), then honours a cancel
- * that arrived meanwhile before any work starts.
+ * Loads the engine and starts the backend (the slow part of a fresh worker; a resident worker did
+ * it for an earlier task), then honours a cancel that arrived meanwhile before any work starts.
  */
 async function ready(ctx: { shouldStop(): boolean }): Promise<typeof import('../ml/engine')> {
   const engine = await import('../ml/engine')
-  await engine.initBackend()
+  if (!engine.currentBackend()) await engine.initBackend()
   if (ctx.shouldStop()) throw new AppError('cancelled', 'Cancelled.')
   return engine
 }

@@ -48,8 +48,10 @@ function toErrorInfo(err: unknown): { code: import('../../shared/errors').ErrorC
 }
 
 /**
- * Serves tasks in this process until it exits. Each worker process runs one task and then exits
- * (TensorFlow's memory is only truly returned when the process ends).
+ * Serves tasks in this process until it exits. A worker process runs one task and then exits
+ * (TensorFlow's memory is only truly returned when the process ends), unless the task came with
+ * `stay` (a resident kind): then it waits for the next task, with whatever it loaded still in
+ * memory, until the parent says `exit` or goes away.
  */
 export function serveTasks(handlers: TaskHandlers): void {
   const cancelled = new Set<string>()
@@ -60,12 +62,18 @@ export function serveTasks(handlers: TaskHandlers): void {
       cancelled.add(msg.id)
       return
     }
+    if (msg.type === 'exit') process.exit(0)
     if (msg.type !== 'run' || busy) return
     busy = true
     const { id, kind } = msg
+    // After the end is posted: wait for the next task, or let the last messages flush and exit.
+    const next = (): void => {
+      if (msg.stay) busy = false
+      else setTimeout(() => process.exit(0), 50)
+    }
     if (cancelled.has(id)) {
       post({ type: 'cancelled', id })
-      setTimeout(() => process.exit(0), 50)
+      next()
       return
     }
     // The first progress says the work has begun (the task list shows it as started).
@@ -92,8 +100,7 @@ export function serveTasks(handlers: TaskHandlers): void {
             : { type: 'failed', id, error: info },
         )
       })
-      // Let the last messages flush before the process ends.
-      .finally(() => setTimeout(() => process.exit(0), 50))
+      .finally(next)
   }
   if (parentPort) parentPort.on('message', (e) => onMessage(e.data as ToWorker))
   else {

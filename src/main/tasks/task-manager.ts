@@ -4,6 +4,12 @@
  * then by force, and records how each ended: done, failed with a code, cancelled, or interrupted
  * (the process died). Main uses it for every background job; a training worker uses it for its
  * extraction shards. No electron import: the launcher is passed in.
+ *
+ * Most workers run one task and exit (TensorFlow's memory is only truly returned when a process ends).
+ * The `resident` kinds (in the app: "try your own image") are short and answer a person who
+ * waits: their worker stays after the task, idle, and the next one runs in it without starting a process,
+ * TensorFlow or the model again. One idle worker at most; it leaves after `idleMs` without work, on
+ * `releaseIdle()` (a run was deleted) and on shutdown. A cancelled or crashed task never leaves its worker.
  */
 import { randomUUID } from 'node:crypto'
 import type { ErrorCode, ErrorInfo } from '../../shared/errors'
@@ -69,7 +75,18 @@ export interface TaskManagerOptions {
   onUpdate?: (info: TaskInfo) => void
   recorder?: TaskRecorder
   log?: (msg: string) => void
+  /** Kinds whose worker stays for the next task of one of them, and how long it waits idle (ms). Default none. */
+  resident?: { kinds: readonly TaskKind[]; idleMs: number }
 }
+
+/** A worker process and the task it serves now (null while idle or once that task has ended). */
+interface Slot {
+  proc: WorkerProcess
+  entry: Entry | null
+}
+
+/** Error codes after which a resident worker is not trusted with another task. */
+const RETIRE_CODES: ReadonlySet<ErrorCode> = new Set(['internal', 'out_of_memory', 'timeout', 'interrupted'])
 
 interface Entry {
   info: TaskInfo
@@ -77,6 +94,7 @@ interface Entry {
   input: unknown
   opts: TaskOptions<TaskKind>
   proc: WorkerProcess | null
+  slot: Slot | null
   cancelRequested: boolean
   ok: (v: unknown) => void
   fail: (e: TaskError) => void
@@ -92,6 +110,7 @@ const KEEP_FINISHED = 20
 export class TaskManager {
   private readonly entries = new Map<string, Entry>()
   private readonly finished: TaskInfo[] = []
+  private idle: { slot: Slot; timer: ReturnType<typeof setTimeout> } | null = null
 
   constructor(private readonly opts: TaskManagerOptions) {}
 
@@ -122,6 +141,7 @@ export class TaskManager {
       input,
       opts: opts as TaskOptions<TaskKind>,
       proc: null,
+      slot: null,
       cancelRequested: false,
       ok,
       fail,
@@ -169,8 +189,24 @@ export class TaskManager {
     return [...this.entries.values()].filter((e) => e.proc && (!kind || e.kind === kind)).length
   }
 
+  /** The process id of the idle resident worker, if one waits (tests check reuse and release). */
+  idlePid(): number | undefined {
+    return this.idle?.slot.proc.pid
+  }
+
+  /** Lets the idle resident worker go (and the models it holds), e.g. when a run is deleted. */
+  releaseIdle(): void {
+    if (this.idle) this.retire(this.idle.slot)
+  }
+
   /** Ends every task: queued ones as cancelled, running ones killed and recorded interrupted. */
   shutdown(reason = 'Tunewise was closed.'): void {
+    if (this.idle) {
+      const { slot, timer } = this.idle
+      clearTimeout(timer)
+      this.idle = null
+      slot.proc.kill()
+    }
     for (const e of [...this.entries.values()]) {
       if (!e.proc) this.end(e, 'cancelled', { code: 'cancelled', message: reason })
       else {
@@ -193,9 +229,45 @@ export class TaskManager {
     }
   }
 
+  private isResident(kind: TaskKind): boolean {
+    return this.opts.resident?.kinds.includes(kind) ?? false
+  }
+
   private launch(e: Entry): void {
-    const proc = this.opts.launcher(this.opts.scriptFor(e.kind), this.opts.env ?? {}, this.opts.execArgv)
-    e.proc = proc
+    if (this.isResident(e.kind) && this.idle) {
+      // A warm worker: no start-up, no 'ready'; the task runs at once.
+      const { slot, timer } = this.idle
+      clearTimeout(timer)
+      this.idle = null
+      slot.proc.ref?.()
+      this.bind(e, slot)
+      slot.proc.send({ type: 'run', id: e.info.id, kind: e.kind, input: e.input, stay: true })
+      return
+    }
+    const slot: Slot = {
+      proc: this.opts.launcher(this.opts.scriptFor(e.kind), this.opts.env ?? {}, this.opts.execArgv),
+      entry: null,
+    }
+    slot.proc.onMessage((msg) => {
+      if (slot.entry) this.onMessage(slot.entry, msg)
+    })
+    slot.proc.onExit((code, signal) => {
+      if (this.idle?.slot === slot) {
+        clearTimeout(this.idle.timer)
+        this.idle = null
+      }
+      const entry = slot.entry
+      slot.entry = null
+      if (entry) this.onExit(entry, code, signal)
+    })
+    this.bind(e, slot)
+  }
+
+  /** Gives `slot`'s process to task `e`: running from now, with its timeout. */
+  private bind(e: Entry, slot: Slot): void {
+    slot.entry = e
+    e.slot = slot
+    e.proc = slot.proc
     e.info.status = 'running'
     e.info.startedAt = new Date().toISOString()
     this.update(e)
@@ -204,12 +276,36 @@ export class TaskManager {
       e.timers.push(
         setTimeout(() => {
           if (e.info.status !== 'running') return
+          const proc = e.proc
           this.end(e, 'failed', { code: 'timeout', message: 'That took too long and was stopped.' })
-          proc.kill()
+          proc?.kill()
         }, timeoutMs),
       )
-    proc.onMessage((msg) => this.onMessage(e, msg))
-    proc.onExit((code, signal) => this.onExit(e, code, signal))
+  }
+
+  /** Keeps a resident worker whose task ended cleanly as the idle one (or lets it go if one waits already). */
+  private park(slot: Slot): void {
+    slot.entry = null
+    if (this.idle) {
+      this.retire(slot)
+      return
+    }
+    const timer = setTimeout(() => this.retire(slot), this.opts.resident?.idleMs ?? 0)
+    timer.unref?.()
+    this.idle = { slot, timer }
+    // An idle worker must not keep this process alive (a CLI that is done simply exits).
+    slot.proc.unref?.()
+  }
+
+  /** Asks a worker to exit, and kills it if it has not after 2 s. */
+  private retire(slot: Slot): void {
+    if (this.idle?.slot === slot) {
+      clearTimeout(this.idle.timer)
+      this.idle = null
+    }
+    slot.proc.send({ type: 'exit' })
+    const timer = setTimeout(() => slot.proc.kill(), 2_000)
+    timer.unref?.()
   }
 
   private onMessage(e: Entry, msg: FromWorker): void {
@@ -217,7 +313,13 @@ export class TaskManager {
     try {
       switch (msg.type) {
         case 'ready':
-          e.proc?.send({ type: 'run', id: e.info.id, kind: e.kind, input: e.input })
+          e.proc?.send({
+            type: 'run',
+            id: e.info.id,
+            kind: e.kind,
+            input: e.input,
+            ...(this.isResident(e.kind) ? { stay: true } : {}),
+          })
           if (e.cancelRequested) e.proc?.send({ type: 'cancel', id: e.info.id })
           break
         case 'progress':
@@ -249,9 +351,26 @@ export class TaskManager {
     }
   }
 
-  /** Keeps the worker's reported end until its process exits; a worker that lingers is killed. */
+  /**
+   * Keeps the worker's reported end until its process exits; a worker that lingers is killed. A resident
+   * worker whose task ended cleanly (done, or failed on its input) is kept instead, and the end recorded now.
+   */
   private settle(e: Entry, end: NonNullable<Entry['pending']>): void {
     if (e.pending) return
+    const slot = e.slot
+    if (slot && this.isResident(e.kind)) {
+      const clean =
+        end.status === 'done' || (end.status === 'failed' && !RETIRE_CODES.has(end.error?.code ?? 'internal'))
+      if (clean && !e.cancelRequested) {
+        e.proc = null
+        e.slot = null
+        // Parked before the end is recorded, so a queued task of a resident kind can take the worker at once.
+        this.park(slot)
+        this.end(e, end.status, end.error, end.output)
+        return
+      }
+      slot.proc.send({ type: 'exit' })
+    }
     e.pending = end
     const proc = e.proc
     e.timers.push(setTimeout(() => proc?.kill(), 2_000))

@@ -12,6 +12,10 @@ export interface WorkerProcess {
   onMessage(listener: (msg: FromWorker) => void): void
   onExit(listener: (code: number | null, signal: string | null) => void): void
   kill(): void
+  /** Lets this process exit while the worker idles (optional: Electron's utility processes have no such handle). */
+  unref?(): void
+  /** Undoes `unref` when the worker gets work again. */
+  ref?(): void
 }
 
 export type WorkerLauncher = (script: string, env: Record<string, string>, execArgv?: string[]) => WorkerProcess
@@ -36,6 +40,14 @@ export const forkLauncher: WorkerLauncher = (script, env, execArgv = []) => {
     onExit: (listener) => child.on('exit', (code, signal) => listener(code, signal)),
     kill: () => {
       child.kill('SIGKILL')
+    },
+    unref: () => {
+      child.unref()
+      child.channel?.unref()
+    },
+    ref: () => {
+      child.ref()
+      child.channel?.ref()
     },
   }
 }

@@ -4,10 +4,8 @@
  * resize policy, preprocessing) and the image's bytes. Change any of them and the key changes.
  */
 import { createHash } from 'node:crypto'
-import { join } from 'node:path'
 import type { LayersModel } from '@tensorflow/tfjs'
 import type { Preprocess } from '../models/catalogue'
-import { hashFile } from './decode'
 import { RESIZE_FIT, type ResizeFit } from './resize'
 
 /** How an image file becomes the model's input. */
@@ -46,27 +44,12 @@ export function boundaryKey(lower: LayersModel, modelId: string, boundary: strin
 
 /**
  * Key of one image's cached activations: sha256 of the network key, the input recipe and the image's
- * content hash (not its path, so a renamed or moved file still hits).
+ * content hash (not its path, so a renamed or moved file still hits). Entries of the chunked cache
+ * (feature-cache.ts) are found by it.
  */
 export function featureCacheKey(modelKey: string, recipe: InputRecipe, contentHash: string): string {
   const resize = recipe.resize ?? RESIZE_FIT
   return createHash('sha256')
     .update(`${modelKey}\n${recipe.preprocess}\n${recipe.inputSize.join('x')}\n${resize}\n${contentHash}`)
     .digest('hex')
-}
-
-/** `<cacheDir>/<first two hex digits>/<key>.f32`: one Float32 file per image, every output packed. */
-export function featureCacheFile(cacheDir: string, key: string): string {
-  return join(cacheDir, key.slice(0, 2), `${key}.f32`)
-}
-
-/** Hashes `<root>/<file>` and returns where its vectors are cached. */
-export async function featureCachePath(
-  cacheDir: string,
-  modelKey: string,
-  recipe: InputRecipe,
-  root: string,
-  file: string,
-): Promise<string> {
-  return featureCacheFile(cacheDir, featureCacheKey(modelKey, recipe, await hashFile(join(root, file))))
 }

@@ -10,17 +10,43 @@ import { ImageDecodeError, decodeImage, decodeImageBuffer } from '../data/decode
 import { pixelsToTensor } from '../data/pixels'
 import { loadExport, resolveModelFolder, type ExportMetadata } from '../export/export'
 
-let cached: { dir: string; mtimeMs: number; model: LayersModel; meta: ExportMetadata } | null = null
+/** Models kept loaded, most recently used last: trying images on two runs in turn loads neither again. */
+export const PREDICT_MODELS_KEPT = 2
 
-async function loadCached(dir: string): Promise<{ model: LayersModel; meta: ExportMetadata }> {
+interface Loaded {
+  mtimeMs: number
+  model: LayersModel
+  meta: ExportMetadata
+}
+
+const loaded = new Map<string, Loaded>()
+
+/** How the model for a prediction was found: loaded from disk (and how long that took) or already in memory. */
+export interface ModelSource {
+  loaded: boolean
+  seconds: number
+}
+
+async function loadCached(dir: string): Promise<Loaded & ModelSource> {
   const { mtimeMs } = await stat(join(dir, 'model.json')).catch(() => {
     throw new AppError('not_found', 'This run has no exported model (it did not finish).')
   })
-  if (cached && cached.dir === dir && cached.mtimeMs === mtimeMs) return cached
-  const loaded = await loadExport(dir)
-  cached?.model.dispose()
-  cached = { dir, mtimeMs, ...loaded }
-  return loaded
+  const hit = loaded.get(dir)
+  loaded.delete(dir)
+  if (hit && hit.mtimeMs === mtimeMs) {
+    loaded.set(dir, hit)
+    return { ...hit, loaded: false, seconds: 0 }
+  }
+  hit?.model.dispose()
+  const t0 = performance.now()
+  const entry: Loaded = { mtimeMs, ...(await loadExport(dir)) }
+  loaded.set(dir, entry)
+  for (const [key, old] of loaded) {
+    if (loaded.size <= PREDICT_MODELS_KEPT) break
+    old.model.dispose()
+    loaded.delete(key)
+  }
+  return { ...entry, loaded: true, seconds: (performance.now() - t0) / 1000 }
 }
 
 /**
@@ -45,14 +71,18 @@ async function predictSound(
 }
 
 /**
- * Classifies one image (a file path or its bytes) with `<runDir>/model/` (or a model folder given directly). Returns every label with its
- * confidence (0-1), most likely first. The last loaded model is kept in memory for repeated tries.
+ * Classifies one image (a file path or its bytes) with `<runDir>/model/` (or a model folder given directly).
+ * Returns every label with its confidence (0-1), most likely first. The last `PREDICT_MODELS_KEPT` models stay
+ * loaded (a model whose files changed is loaded again), so in a long-lived worker a repeated try costs one
+ * decode and one forward pass. `onModel` hears whether the model had to be loaded.
  */
 export async function predictImage(
   runDir: string,
   input: string | Buffer,
+  onModel?: (source: ModelSource) => void,
 ): Promise<{ label: string; confidence: number }[]> {
-  const { model, meta } = await loadCached(resolveModelFolder(runDir))
+  const { model, meta, loaded: fresh, seconds } = await loadCached(resolveModelFolder(runDir))
+  onModel?.({ loaded: fresh, seconds })
   if (meta.audio) return predictSound(model, meta, typeof input === 'string' ? await readSoundFile(input) : input)
   const [h, w] = meta.inputSize
   let pixels: Uint8Array
@@ -62,10 +92,9 @@ export async function predictImage(
     if (err instanceof ImageDecodeError) throw new AppError('bad_data', err.reason)
     throw err
   }
-  const x = pixelsToTensor([pixels], meta.inputSize, meta.preprocessing)
-  const y = model.predict(x) as Tensor
-  const probs = Array.from(y.dataSync())
-  x.dispose()
-  y.dispose()
+  const probs = getTf().tidy(() => {
+    const x = pixelsToTensor([pixels], meta.inputSize, meta.preprocessing)
+    return Array.from((model.predict(x) as Tensor).dataSync())
+  })
   return meta.labels.map((label, i) => ({ label, confidence: probs[i] })).sort((a, b) => b.confidence - a.confidence)
 }

@@ -1,26 +1,16 @@
 /**
  * What one example is to the network, for either kind of data: an image file decoded and resized, or a sound
  * clip (a window id) drawn as its log-mel spectrogram at the input size. Feature extraction asks here for a
- * batch and for where an example's vectors are cached, so the cache and the workers treat both kinds alike.
+ * batch (the cache key of a clip is `clipContentKey`, see features.ts), so the workers treat both kinds alike.
  */
 import type { Tensor4D } from '@tensorflow/tfjs'
-import { clipContentKey, clipImage, picturesToInput } from '../audio/source'
+import { clipImage, picturesToInput } from '../audio/source'
 import { getTf } from '../backend'
-import { featureCacheFile, featureCacheKey, featureCachePath } from '../data/cache-key'
 import { decodeForTraining, pixelsToTensor } from '../data/pixels'
 import type { Preprocess } from '../models/catalogue'
 import type { FeatureOptions } from './features'
 
-type InputOptions = Pick<FeatureOptions, 'root' | 'inputSize' | 'preprocess' | 'modelKey' | 'audio'>
-
-/** Where the vectors of example `file` (an image, or a clip's window id) are cached under `cacheDir`. */
-export async function inputCachePath(cacheDir: string, opts: InputOptions, file: string): Promise<string> {
-  if (!opts.audio) return featureCachePath(cacheDir, opts.modelKey, opts, opts.root, file)
-  return featureCacheFile(
-    cacheDir,
-    featureCacheKey(opts.modelKey, opts, await clipContentKey(opts.root, file, opts.audio)),
-  )
-}
+type InputOptions = Pick<FeatureOptions, 'root' | 'inputSize' | 'preprocess' | 'audio'>
 
 /** Float pictures 0…1 (RGB/255) → the model's input range. */
 export function picturesToTensor(

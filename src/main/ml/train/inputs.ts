@@ -18,8 +18,15 @@ export interface EpochInputs {
 }
 
 /**
- * Augmented training inputs. The training images are decoded once (on first use) and kept as pixels; each
- * epoch transforms them anew and runs the frozen part of the network over the result.
+ * Decoded training images are kept between epochs up to this many bytes (about 1,700 images at 224×224);
+ * a larger training split is decoded again each epoch, a batch at a time, so memory does not grow with it.
+ */
+export const PIXEL_CACHE_BYTES = 256 * 1024 * 1024
+
+/**
+ * Augmented training inputs. The training images are decoded once (on first use) and kept as pixels when they
+ * fit in `PIXEL_CACHE_BYTES`, else decoded batch by batch every epoch; each epoch transforms them anew and runs
+ * the frozen part of the network over the result.
  */
 export class AugmentedInputs implements EpochInputs {
   private pixels: Uint8Array[] | null = null
@@ -44,30 +51,41 @@ export class AugmentedInputs implements EpochInputs {
     return async () => ({ xs: await this.epochInputs(net, batchSize), owned: true })
   }
 
-  private async decoded(): Promise<Uint8Array[]> {
-    if (this.pixels) return this.pixels
+  /** Whether the whole training split's pixels fit in `PIXEL_CACHE_BYTES`. */
+  private keepsPixels(): boolean {
+    const [h, w] = this.loaded.inputSize
+    return this.examples.length * h * w * 3 <= PIXEL_CACHE_BYTES
+  }
+
+  private async decode(examples: Example[]): Promise<Uint8Array[]> {
     const pixels: Uint8Array[] = []
-    for (const e of this.examples) {
+    for (const e of examples) {
       this.checkStop()
       pixels.push(await decodeForTraining(this.root, e.file, this.loaded.inputSize))
     }
-    this.pixels = pixels
     return pixels
+  }
+
+  /** The pixels of examples [from, from + count): kept from the first epoch, or decoded now. */
+  private async batchPixels(from: number, count: number): Promise<Uint8Array[]> {
+    if (!this.keepsPixels()) return this.decode(this.examples.slice(from, from + count))
+    this.pixels ??= await this.decode(this.examples)
+    return this.pixels.slice(from, from + count)
   }
 
   private async epochInputs(net: LayersModel | null, batchSize: number): Promise<Tensor[]> {
     const { inputSize, preprocess } = this.loaded
-    const pixels = await this.decoded()
+    const n = this.examples.length
     const shapes = outputShapes(net, inputSize)
     const sizes = shapes.map((s) => s.reduce((a, b) => a * b, 1))
-    const data = sizes.map((s) => new Float32Array(pixels.length * s))
-    for (let s = 0; s < pixels.length; s += batchSize) {
+    const data = sizes.map((s) => new Float32Array(n * s))
+    for (let s = 0; s < n; s += batchSize) {
       this.checkStop()
-      const x = pixelsToTensor(pixels.slice(s, s + batchSize), inputSize, preprocess)
+      const x = pixelsToTensor(await this.batchPixels(s, batchSize), inputSize, preprocess)
       const outs = forwardBatch(net, x, this.augment)
       x.dispose()
       outs.forEach((o, k) => data[k].set(o, s * sizes[k]))
     }
-    return featureTensors({ count: pixels.length, shapes, data })
+    return featureTensors({ count: n, shapes, data })
   }
 }

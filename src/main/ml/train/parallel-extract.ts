@@ -1,10 +1,11 @@
 /**
  * Feature extraction over several processes. TF.js WASM under Node runs on one thread (tfjs issue #3830), so
- * the only way to use a second core for the frozen base is a second process. The parent splits the images
- * that are not cached yet into shards, forks one worker per shard (each loads the same weights and runs
- * `extractFeatures` on its shard, writing the shared disk cache), then reads every vector back from the cache.
+ * the only way to use a second core for the frozen base is a second process. The parent hashes the images
+ * once, finds those the cache lacks, splits them into shards and forks one worker per shard but its own: each
+ * loads the same weights and streams its vectors into the shared chunked cache. The parent fills its own
+ * shard's rows as it computes them, then reads the workers' chunks straight into the caller's arrays.
  */
-import { existsSync, statSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -17,13 +18,17 @@ import { forkLauncher } from '../../tasks/worker-process'
 import { getTf } from '../backend'
 import {
   cancelledError,
-  extractFeatures,
+  computeMissing,
+  EXTRACTION_BATCH,
+  extractFeatureGroups,
   featureStats,
-  outputShapes,
+  fillFromCache,
+  planFeatures,
+  type FeatureItem,
   type FeatureOptions,
+  type FeaturePlan,
   type FeatureSet,
 } from './features'
-import { inputCachePath } from './input-batch'
 
 export interface ParallelFeatureOptions extends FeatureOptions {
   /**
@@ -111,8 +116,8 @@ function splitEvenly<T>(items: T[], parts: number): T[][] {
  * every worker is gone, so a cancelled run leaves no process behind.
  */
 function runWorkers(
-  shards: string[][],
-  start: Omit<ExtractWorkerStart, 'files'>,
+  shards: { file: string; key: string }[][],
+  start: Omit<ExtractWorkerStart, 'files' | 'keys'>,
   worker: { script: string; execArgv: string[] },
   shouldStop: () => boolean,
   onDone: (done: number) => void,
@@ -127,10 +132,10 @@ function runWorkers(
     cancelGraceMs: 0,
   })
   const done = shards.map(() => 0)
-  const handles = shards.map((files, w) =>
+  const handles = shards.map((shard, w) =>
     tasks.start(
       'extract',
-      { ...start, files },
+      { ...start, files: shard.map((s) => s.file), keys: shard.map((s) => s.key) },
       {
         onProgress: (p) => {
           done[w] = p.done ?? 0
@@ -188,27 +193,11 @@ function runWorkers(
   )
 }
 
-/** The distinct `files` whose vectors are not in `cacheDir` yet (or have the wrong size). */
-async function uncachedFiles(
-  base: LayersModel,
-  files: string[],
-  opts: ParallelFeatureOptions,
-  cacheDir: string,
-): Promise<string[]> {
-  const perImage = outputShapes(base, opts.inputSize).reduce((a, s) => a + s.reduce((x, y) => x * y, 1), 0) * 4
-  const todo: string[] = []
-  for (const f of new Set(files)) {
-    const p = await inputCachePath(cacheDir, opts, f)
-    if (!existsSync(p) || statSync(p).size !== perImage) todo.push(f)
-  }
-  return todo
-}
-
 /**
  * `n` shards of `todo`. This process has the model loaded already, so it takes the first shard itself, made
  * larger by what it gets through while the workers start (~3 s each): no core waits on a start-up.
  */
-function planShards(todo: string[], n: number, headStartImages: number): string[][] {
+function planShards<T>(todo: T[], n: number, headStartImages: number): T[][] {
   const headStart = Math.min(Math.floor(todo.length / n), Math.max(0, headStartImages))
   const own = Math.ceil((todo.length + headStart * (n - 1)) / n)
   return [todo.slice(0, own), ...splitEvenly(todo.slice(own), n - 1)]
@@ -221,30 +210,29 @@ function workerCommand(opts: ParallelFeatureOptions): { script: string; execArgv
 }
 
 /**
- * Extracts `shards[0]` here and the others in workers, all into `cacheDir`. Whichever side fails first
- * stops the other, and both are awaited before this returns or throws.
+ * Computes `shards[0]` here (into the caller's rows and the cache) and the others in workers (into the cache).
+ * Whichever side fails first stops the other, and both are awaited before this returns or throws.
  */
 async function runShards(
-  base: LayersModel,
-  shards: string[][],
+  plan: FeaturePlan,
+  shards: FeatureItem[][],
   modelDir: string,
   cacheDir: string,
   opts: ParallelFeatureOptions,
-  report: (ownDone: number, workersDone: number) => void,
 ): Promise<void> {
-  let ownDone = 0
   let workersDone = 0
+  const report = (): void => plan.report(plan.filled + workersDone)
   // A failure here (cancel, an unreadable image) stops the workers too.
   let ownFailed = false
   const workers = runWorkers(
-    shards.slice(1),
+    shards.slice(1).map((items) => items.map((i) => ({ file: i.file, key: i.key }))),
     {
       modelDir,
       backend: opts.backend ?? getTf().getBackend(),
       root: opts.root,
       inputSize: opts.inputSize,
       preprocess: opts.preprocess,
-      batchSize: opts.batchSize ?? 16,
+      batchSize: opts.batchSize ?? EXTRACTION_BATCH,
       cacheDir,
       modelKey: opts.modelKey,
       ...(opts.audio ? { audio: opts.audio } : {}),
@@ -253,19 +241,12 @@ async function runShards(
     () => ownFailed || (opts.shouldStop?.() ?? false),
     (done) => {
       workersDone = done
-      report(ownDone, workersDone)
+      report()
     },
   )
   workers.catch(() => {})
   try {
-    await extractFeatures(base, shards[0]!, {
-      ...opts,
-      cacheDir,
-      onProgress: (done) => {
-        ownDone = done
-        report(ownDone, workersDone)
-      },
-    })
+    await computeMissing(plan, shards[0], report)
   } catch (err) {
     ownFailed = true
     await workers.catch(() => {})
@@ -275,7 +256,7 @@ async function runShards(
 }
 
 /**
- * `extractFeatures` sharded over `workers` processes (default: one per core). Same arguments and same
+ * `extractFeatureGroups` sharded over `workers` processes (default: one per core). Same arguments and same
  * result (bit for bit on the same backend); images already in the cache are not sent to any worker. When
  * `opts.cacheDir` is null a temporary cache carries the vectors from the workers and is deleted afterwards.
  * Small jobs (see `minImagesPerWorker`), `workers: 1` and `base` null run in this process.
@@ -283,34 +264,54 @@ async function runShards(
  * @throws AppError('cancelled') when `shouldStop` returns true (workers are killed), AppError('internal')
  *         when a worker fails, AppError('bad_data') for an unreadable image.
  */
+export async function extractFeatureGroupsParallel(
+  base: LayersModel | null,
+  groups: string[][],
+  opts: ParallelFeatureOptions,
+): Promise<FeatureSet[]> {
+  parallelStats.shardSizes = []
+  parallelStats.workerPids = []
+  const wanted = Math.max(1, Math.floor(opts.workers ?? availableParallelism()))
+  const total = groups.reduce((n, g) => n + g.length, 0)
+  if (!base || wanted === 1 || total === 0) return extractFeatureGroups(base, groups, opts)
+
+  const tempRoot = opts.cacheDir ? null : await mkdtemp(join(tmpdir(), 'tw-extract-'))
+  const cacheDir = opts.cacheDir ?? join(tempRoot!, 'cache')
+  try {
+    const plan = await planFeatures(base, groups, { ...opts, cacheDir })
+    await fillFromCache(plan)
+    plan.report()
+    const todo = plan.missing()
+    const n = Math.min(wanted, Math.floor(todo.length / Math.max(1, opts.minImagesPerWorker ?? 32)))
+    if (n < 2) {
+      await computeMissing(plan, todo)
+      return plan.sets
+    }
+    const modelDir = join(tempRoot ?? (await mkdtemp(join(tmpdir(), 'tw-extract-'))), 'model')
+    try {
+      await saveForWorkers(base, modelDir)
+      const shards = planShards(todo, n, opts.headStartImages ?? 32)
+      parallelStats.shardSizes = shards.map((s) => s.length)
+      plan.startClock()
+      await runShards(plan, shards, modelDir, cacheDir, opts)
+    } finally {
+      if (!tempRoot) await rm(dirname(modelDir), { recursive: true, force: true })
+    }
+    // The workers' vectors are on disk now: read them into the rows (anything a worker missed is computed here).
+    await plan.space!.refresh()
+    await fillFromCache(plan)
+    await computeMissing(plan)
+    return plan.sets
+  } finally {
+    if (tempRoot) await rm(tempRoot, { recursive: true, force: true })
+  }
+}
+
+/** `extractFeatureGroupsParallel` for one list of files. */
 export async function extractFeaturesParallel(
   base: LayersModel | null,
   files: string[],
   opts: ParallelFeatureOptions,
 ): Promise<FeatureSet> {
-  parallelStats.shardSizes = []
-  parallelStats.workerPids = []
-  const wanted = Math.max(1, Math.floor(opts.workers ?? availableParallelism()))
-  if (!base || wanted === 1 || files.length === 0) return extractFeatures(base, files, opts)
-
-  const tempRoot = await mkdtemp(join(tmpdir(), 'tw-extract-'))
-  const cacheDir = opts.cacheDir ?? join(tempRoot, 'cache')
-  try {
-    const todo = await uncachedFiles(base, files, opts, cacheDir)
-    const n = Math.min(wanted, Math.floor(todo.length / Math.max(1, opts.minImagesPerWorker ?? 32)))
-    if (n < 2) return await extractFeatures(base, files, opts)
-    const cached = files.length - todo.length
-    opts.onProgress?.(cached, files.length)
-    const modelDir = join(tempRoot, 'model')
-    await saveForWorkers(base, modelDir)
-    const shards = planShards(todo, n, opts.headStartImages ?? 32)
-    parallelStats.shardSizes = shards.map((s) => s.length)
-    await runShards(base, shards, modelDir, cacheDir, opts, (own, workers) =>
-      opts.onProgress?.(cached + own + workers, files.length),
-    )
-    // Every vector is on disk now; anything a worker missed is computed here.
-    return await extractFeatures(base, files, { ...opts, cacheDir })
-  } finally {
-    await rm(tempRoot, { recursive: true, force: true })
-  }
+  return (await extractFeatureGroupsParallel(base, [files], opts))[0]!
 }

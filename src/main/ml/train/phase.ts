@@ -14,20 +14,20 @@ import {
   type ProgressSink,
   type TrainingCallback,
 } from './callbacks'
-import type { FeatureOptions } from './features'
+import { EXTRACTION_BATCH, type FeatureOptions } from './features'
 import { fitLoop, predictProbs, type TrainInputs } from './fit-loop'
 import { audioInputSpec } from './audio-inputs'
 import type { EpochInputs } from './inputs'
 import type { RunContext } from './run-context'
 import { LrSchedule } from './schedule'
-import type { Splits } from './splits'
+import type { ExtractionGroups, Splits } from './splits'
 
 /** Everything a phase needs that the run set up once. */
 export interface PreparedRun {
   loaded: LoadedModel
   splits: Splits
-  /** The files each phase extracts activations for (`extractionFiles`). */
-  files: string[]
+  /** The files each phase extracts activations for, per split (`extractionGroups`). */
+  groups: ExtractionGroups
   /** One-hot training labels [train examples, classes]. */
   yTrain: Tensor
   /** Class index → loss weight; undefined weighs every class the same. */
@@ -80,16 +80,16 @@ export function extractionOptions(
     root: ctx.job.datasetPath,
     inputSize: loaded.inputSize,
     preprocess: loaded.preprocess,
-    batchSize: 16,
+    batchSize: EXTRACTION_BATCH,
     cacheDir: featureCacheDir(ctx.io.cacheDir),
     modelKey,
     // Sound: the examples are clips, drawn as spectrograms (absent for images).
     audio: audioInputSpec(ctx.config),
     shouldStop: () => ctx.io.shouldStop(),
-    onProgress: (done, total) =>
+    onProgress: (done, total, etaSeconds) =>
       ctx.progress(
-        { phase, epoch: 0, epochs: 0, batch: done, batches: total, metrics: {}, etaSeconds: null, stage: 'extracting' },
-        done === 0 || done === total,
+        { phase, epoch: 0, epochs: 0, batch: done, batches: total, metrics: {}, etaSeconds, stage: 'extracting' },
+        done === total,
       ),
   }
 }

@@ -14,13 +14,13 @@ import { adapterEdits, adapterParameters, buildAdapters, hasAdapters, type Adapt
 import { OrthonormalRows } from '../adapters/loreft'
 import { applyFreeze } from '../models/freeze'
 import { splitAtBoundary } from './boundary'
-import { extractFeatures, featureTensors } from './features'
+import { extractFeatureGroups, featureTensors } from './features'
 import { compileHead, disposeOptimizer } from './head'
 import { cachedInputs } from './inputs'
 import { countTrainable, extractionOptions, trainPhase, type PreparedRun } from './phase'
 import type { TrainedPhase } from './phase1'
 import type { RunContext } from './run-context'
-import { featuresBySplit } from './splits'
+import { groupLists, setsBySplit } from './splits'
 
 /** Largest batch when gradients flow through base layers on WASM (its heap is capped at 4 GiB). */
 export const WASM_PHASE2_MAX_BATCH = 8
@@ -85,7 +85,7 @@ export async function runPhase2(
   head: LayersModel,
   plan: Phase2Plan,
 ): Promise<Phase2Result> {
-  const { loaded, splits } = run
+  const { loaded } = run
   const { hyper, phase2, freeze, adapters: adapterConfig } = ctx.config
   applyFreeze(loaded.base, plan.trainable, { batchNormStatistics: freeze.batchNormStatistics })
   const adapters =
@@ -113,8 +113,10 @@ export async function runPhase2(
   ctx.log(describePlan(plan, adapters, boundaryNames, countTrainable(model)))
 
   const key = lower ? boundaryKey(lower, loaded.card.id, boundaryNames) : 'image'
-  const feats = await extractFeatures(lower, run.files, extractionOptions(ctx, loaded, key, 2))
-  const sets = featuresBySplit(feats, splits, run.augmented !== null)
+  const sets = setsBySplit(
+    run.groups,
+    await extractFeatureGroups(lower, groupLists(run.groups), extractionOptions(ctx, loaded, key, 2)),
+  )
   const valX = ctx.keepAll(featureTensors(sets.val))
   const testX = ctx.keepAll(featureTensors(sets.test))
   const trainX = sets.train ? ctx.keepAll(featureTensors(sets.train)) : null

@@ -28,7 +28,7 @@ import { runPhase1 } from './phase1'
 import { runPhase2, type Phase2Plan } from './phase2'
 import { finishRun } from './finish'
 import { RunContext, stageOnly, type TrainIo } from './run-context'
-import { classWeights, extractionFiles, splitExamples } from './splits'
+import { classWeights, extractionGroups, splitExamples } from './splits'
 
 export type { TrainIo } from './run-context'
 
@@ -85,7 +85,7 @@ function prepareRun(ctx: RunContext, loaded: LoadedModel): PreparedRun {
   return {
     loaded,
     splits,
-    files: extractionFiles(splits, augment),
+    groups: extractionGroups(splits, augment),
     yTrain: ctx.keep(
       tf.tidy(() =>
         smoothLabels(tf.oneHot(tf.tensor1d(splits.train.labels, 'int32'), numClasses), config.hyper.labelSmoothing),

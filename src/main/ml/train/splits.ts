@@ -49,39 +49,31 @@ export function classWeights(train: Split, numClasses: number): Record<number, n
   return out
 }
 
-/**
- * The files whose activations a phase extracts, in a fixed order: train (unless augmenting, when train images
- * are run fresh each epoch), then val, then test. `featuresBySplit` cuts the result back apart.
- */
-export function extractionFiles(splits: Splits, augment: boolean): string[] {
-  const evalFiles = [...splits.val.examples, ...splits.test.examples].map((e) => e.file)
-  return augment ? evalFiles : [...splits.train.examples.map((e) => e.file), ...evalFiles]
+/** The files whose activations a phase extracts, one list per split; no training list when augmenting. */
+export interface ExtractionGroups {
+  /** Null when augmenting: training images are run fresh each epoch. */
+  train: string[] | null
+  val: string[]
+  test: string[]
 }
 
-/** The rows `idx` of a feature set, as a new set. */
-function subset(set: FeatureSet, idx: number[]): FeatureSet {
-  const sizes = set.shapes.map((s) => s.reduce((a, b) => a * b, 1))
-  const data = set.data.map((d, k) => {
-    const out = new Float32Array(idx.length * sizes[k])
-    idx.forEach((i, j) => out.set(d.subarray(i * sizes[k], (i + 1) * sizes[k]), j * sizes[k]))
-    return out
-  })
-  return { count: idx.length, shapes: set.shapes, data }
+/** The files of each split, in split order, for `extractFeatureGroups` (which fills one array per list). */
+export function extractionGroups(splits: Splits, augment: boolean): ExtractionGroups {
+  const files = (s: Split): string[] => s.examples.map((e) => e.file)
+  return { train: augment ? null : files(splits.train), val: files(splits.val), test: files(splits.test) }
 }
 
-const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, i) => from + i)
+/** The groups as lists, train first when present, and how to name the FeatureSets they come back as. */
+export function groupLists(groups: ExtractionGroups): string[][] {
+  return groups.train ? [groups.train, groups.val, groups.test] : [groups.val, groups.test]
+}
 
-/** Cuts features extracted for `extractionFiles(splits, augment)` into train (null when augmenting), val, test. */
-export function featuresBySplit(
-  set: FeatureSet,
-  splits: Splits,
-  augment: boolean,
+/** The FeatureSets `extractFeatureGroups(groupLists(groups))` returned, by split. */
+export function setsBySplit(
+  groups: ExtractionGroups,
+  sets: FeatureSet[],
 ): { train: FeatureSet | null; val: FeatureSet; test: FeatureSet } {
-  const off = augment ? 0 : splits.train.examples.length
-  const nVal = splits.val.examples.length
-  return {
-    train: augment ? null : subset(set, range(0, off)),
-    val: subset(set, range(off, nVal)),
-    test: subset(set, range(off + nVal, splits.test.examples.length)),
-  }
+  return groups.train
+    ? { train: sets[0]!, val: sets[1]!, test: sets[2]! }
+    : { train: null, val: sets[0]!, test: sets[1]! }
 }
