@@ -33,6 +33,7 @@ export class RunContext {
   /** The run's one seeded generator: shuffles and augmentations draw from it in a fixed order. */
   readonly rng: Rng
   private lastProgress = 0
+  private lastStage: RunProgress['stage'] | null = null
   private readonly disposables: { dispose(): void }[] = []
 
   constructor(
@@ -53,8 +54,10 @@ export class RunContext {
   /** Posts progress, at most every 100 ms unless `force`d (a stage's first and last report). */
   progress(p: Omit<RunProgress, 'runId'>, force = false): void {
     const now = Date.now()
-    if (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS) return
+    // A new stage is always posted (the screen says "Extracting features…" at once); counts are throttled.
+    if (!force && p.stage === this.lastStage && now - this.lastProgress < PROGRESS_INTERVAL_MS) return
     this.lastProgress = now
+    this.lastStage = p.stage
     this.io.post({ type: 'progress', progress: { runId: this.job.runId, ...p } })
   }
 
