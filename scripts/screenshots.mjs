@@ -168,7 +168,8 @@ try {
   // 4. Freeze
   await next()
   await onStep('freeze')
-  await $('layer-list').waitFor({ timeout: 60_000 })
+  await $('layers-toggle').waitFor({ timeout: 60_000 })
+  await page.getByText('Counting parameters').waitFor({ state: 'detached', timeout: 120_000 })
   await shoot('4-freeze')
 
   // 5. Hyperparameters
