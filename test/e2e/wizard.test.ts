@@ -217,6 +217,9 @@ describe('cancelling', () => {
     await page.locator('[data-testid="field-hyper-learning-rate"]').fill('0.001')
     await page.locator('[data-testid="field-hyper-epochs"]').fill('1000')
     await page.locator('[data-testid="field-hyper-early-stopping-enabled"]').uncheck()
+    // Augmented epochs run the base on every image: 1,000 of them cannot end before the cancel, however fast
+    // the head trains on cached features (the linear-head kernel does a tiny set's 1,000 epochs in seconds).
+    await page.locator('[data-testid="field-augment-enabled"]').check()
     await page.locator('[data-testid="next"]:enabled').click()
     // Changed settings: Train offers the new run at once, never the finished one.
     await page.locator('[data-testid="start-training"]:enabled').click()
@@ -245,6 +248,7 @@ describe('the coach', () => {
       await page.locator('[data-testid="advanced-toggle"]').click()
     await page.locator('[data-testid="field-hyper-learning-rate"]').fill('1')
     await page.locator('[data-testid="field-hyper-epochs"]').fill('3')
+    await page.locator('[data-testid="field-augment-enabled"]').uncheck()
     await page.locator('[data-testid="next"]:enabled').click()
     // The pre-flight panel names the baseline to beat.
     await expect(page.locator('[data-testid="chance-level"]').textContent()).resolves.toMatch(/Guessing would score/)
