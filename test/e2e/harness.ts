@@ -94,3 +94,24 @@ export async function openPage(browser: Browser, url: string): Promise<Page> {
   ;(page as Page & { errors?: string[] }).errors = errors
   return page
 }
+
+/** Runs the built CLI on `dataDir`; resolves with the last line of stdout as JSON. */
+export function cliJson<T>(dataDir: string, ...args: string[]): Promise<T> {
+  return new Promise((ok, fail) => {
+    const child = spawn(process.execPath, [join(root, 'out', 'main', 'cli.js'), ...args], {
+      cwd: root,
+      env: { ...process.env, TUNEWISE_HOME: dataDir, TUNEWISE_BACKEND: 'wasm' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+    child.once('error', fail)
+    child.once('close', (code) => {
+      if (code !== 0) return fail(new Error(`cli ${args.join(' ')} exited ${code}:\n${out}\n${err}`))
+      const lines = out.trim().split('\n')
+      ok(JSON.parse(lines[lines.length - 1]!) as T)
+    })
+  })
+}

@@ -11,7 +11,6 @@
  *   [1280×800] primary action: [data-testid="next"] is not fully in the viewport: 120 px below the viewport
  *   [1280×800] axe serious color-contrast (…) on 2 element(s): <target> <html> — Fix any of the following: …
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -19,7 +18,7 @@ import { join } from 'node:path'
 import type * as Axe from 'axe-core'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPage, requireBuild, root, startServe, type App } from './harness'
+import { cliJson, launchBrowser, openPage, requireBuild, startServe, type App } from './harness'
 
 const TRAINING_MS = 300_000
 const SIZES = [
@@ -30,27 +29,6 @@ const SIZES = [
 const FAILING_IMPACTS: Axe.ImpactValue[] = ['serious', 'critical']
 
 const axeSource = readFileSync(createRequire(__filename).resolve('axe-core/axe.min.js'), 'utf8')
-
-/** Runs the built CLI on `dataDir`; resolves with the last line of stdout as JSON. */
-function cli<T>(dataDir: string, ...args: string[]): Promise<T> {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [join(root, 'out', 'main', 'cli.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, TUNEWISE_HOME: dataDir, TUNEWISE_BACKEND: 'wasm' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-    child.once('error', fail)
-    child.once('close', (code) => {
-      if (code !== 0) return fail(new Error(`cli ${args.join(' ')} exited ${code}:\n${out}\n${err}`))
-      const lines = out.trim().split('\n')
-      ok(JSON.parse(lines[lines.length - 1]!) as T)
-    })
-  })
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // In the page. These functions are sent to the browser as source, so each is self-contained.
@@ -326,7 +304,7 @@ beforeAll(async () => {
   writeFileSync(config, JSON.stringify({ name: 'Made with the CLI', hyper: { epochs: 2 } }))
   // The app's sample data and a short run on it (its base features are then cached for the wizard's run).
   const [first] = await Promise.all([
-    cli<{ status: string }>(dataDir, 'demo', '--config', config, '--json'),
+    cliJson<{ status: string }>(dataDir, 'demo', '--config', config, '--json'),
     launchBrowser().then((b) => (browser = b)),
   ])
   expect(first.status).toBe('succeeded')

@@ -3,36 +3,14 @@
  * with what each trains and costs; a LoRA run chosen there trains, and its strategy shows on Results, in
  * History and in Compare next to a head-only run made with the CLI on the same data folder.
  */
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchBrowser, openPage, requireBuild, root, startServe, type App } from './harness'
+import { cliJson, launchBrowser, openPage, requireBuild, startServe, type App } from './harness'
 
 const TRAINING_MS = 300_000
-
-/** Runs the built CLI on `dataDir`; resolves with the last line of stdout as JSON. */
-function cli<T>(dataDir: string, ...args: string[]): Promise<T> {
-  return new Promise((ok, fail) => {
-    const child = spawn(process.execPath, [join(root, 'out', 'main', 'cli.js'), ...args], {
-      cwd: root,
-      env: { ...process.env, TUNEWISE_HOME: dataDir, TUNEWISE_BACKEND: 'wasm' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()))
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-    child.once('error', fail)
-    child.once('close', (code) => {
-      if (code !== 0) return fail(new Error(`cli ${args.join(' ')} exited ${code}:\n${out}\n${err}`))
-      const lines = out.trim().split('\n')
-      ok(JSON.parse(lines[lines.length - 1]!) as T)
-    })
-  })
-}
 
 /** The exact number behind a short count ("37.1 K"), from the element's data-value. */
 const valueOf = async (page: Page, selector: string): Promise<number> =>
@@ -50,7 +28,7 @@ beforeAll(async () => {
   const config = join(dataDir, 'head.json')
   writeFileSync(config, JSON.stringify({ name: 'head only', hyper: { epochs: 3 } }))
   // The app's sample data, and a head-only run on it to compare with (its base features are then cached).
-  const head = await cli<{ runId: number; status: string }>(dataDir, 'demo', '--config', config, '--json')
+  const head = await cliJson<{ runId: number; status: string }>(dataDir, 'demo', '--config', config, '--json')
   expect(head.status).toBe('succeeded')
   headRun = head.runId
   ;[browser, app] = await Promise.all([launchBrowser(), startServe({ dataDir })])
