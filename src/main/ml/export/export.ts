@@ -10,7 +10,7 @@ import * as tfjs from '@tensorflow/tfjs'
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs'
 import type { Evaluation } from '../../../shared/types'
 import { AppError } from '../../errors'
-import { getTf } from '../backend'
+import { getTf, inferenceBatch } from '../backend'
 import { decodeForTraining, pixelsToTensor } from '../data/pixels'
 import { modelDirInRun } from '../layout'
 import type { Preprocess } from '../models/catalogue'
@@ -147,7 +147,7 @@ export async function predictFiles(
   meta: ExportMetadata,
   root: string,
   files: string[],
-  batchSize = 16,
+  batchSize = inferenceBatch(),
 ): Promise<Float32Array> {
   const c = meta.labels.length
   const out = new Float32Array(files.length * c)
