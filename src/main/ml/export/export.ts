@@ -11,7 +11,7 @@ import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs'
 import type { Evaluation } from '../../../shared/types'
 import { AppError } from '../../errors'
 import { type AudioInputSpec, clipImage, picturesToInput } from '../audio/source'
-import { getTf } from '../backend'
+import { getTf, inferenceBatch } from '../backend'
 import { decodeForTraining, pixelsToTensor } from '../data/pixels'
 import { modelDirInRun } from '../layout'
 import type { Preprocess } from '../models/catalogue'
@@ -169,7 +169,7 @@ export async function predictFiles(
   meta: ExportMetadata,
   root: string,
   files: string[],
-  batchSize = 16,
+  batchSize = inferenceBatch(),
 ): Promise<Float32Array> {
   const c = meta.labels.length
   const out = new Float32Array(files.length * c)

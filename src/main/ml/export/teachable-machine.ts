@@ -19,7 +19,7 @@
 import type { LayersModel, SymbolicTensor, Tensor } from '@tensorflow/tfjs'
 import sharp from 'sharp'
 import { join } from 'node:path'
-import { getTf } from '../backend'
+import { getTf, inferenceBatch } from '../backend'
 import { decodeForTraining } from '../data/pixels'
 import type { Preprocess } from '../models/catalogue'
 import type { ExportMetadata } from './export'
@@ -135,7 +135,7 @@ export async function predictTeachable(
   files: string[],
   size: number,
   fed: 'tunewise' | 'teachable',
-  batchSize = 16,
+  batchSize = inferenceBatch(),
 ): Promise<Float32Array> {
   const tf = getTf()
   const classes = (model.outputs[0].shape[1] as number) ?? 0

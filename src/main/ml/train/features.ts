@@ -11,20 +11,13 @@
 import { join } from 'node:path'
 import type { LayersModel, Tensor, Tensor4D } from '@tensorflow/tfjs'
 import { AppError } from '../../errors'
-import { getTf } from '../backend'
+import { getTf, inferenceBatch } from '../backend'
 import { clipContentKey, type AudioInputSpec } from '../audio/source'
 import { featureCacheKey } from '../data/cache-key'
 import { hashFile, ImageDecodeError } from '../data/decode'
 import { openFeatureSpace, type FeatureChunkWriter, type FeatureSpace } from '../data/feature-cache'
 import type { Preprocess } from '../models/catalogue'
 import { inputBatch } from './input-batch'
-
-/**
- * Images per forward pass of a frozen base. MobileNetV2 at 224×224 on WASM needs ~230 MB of activations for 8
- * images and ~470 MB for 16, and WASM never returns memory it grew into; the speed per image is the same. A
- * cancel waits for at most one batch.
- */
-export const EXTRACTION_BATCH = 8
 
 /** Counters that let tests prove the cache works by counts, not clocks. */
 export const featureStats = { baseForwardImages: 0, cacheHits: 0, cacheMisses: 0 }
@@ -35,7 +28,7 @@ export interface FeatureOptions {
   /** [height, width] in pixels. */
   inputSize: [number, number]
   preprocess: Preprocess
-  /** Images per forward pass. Default `EXTRACTION_BATCH` (8). */
+  /** Images per forward pass. Default `inferenceBatch()` (4 on WASM and plain JS). */
   batchSize?: number
   /** Folder for cached vectors; null disables the disk cache. */
   cacheDir: string | null
@@ -259,7 +252,7 @@ export async function computeFeatures(
   onBatch?: (images: number) => void,
 ): Promise<void> {
   const tf = getTf()
-  const batchSize = Math.max(1, opts.batchSize ?? EXTRACTION_BATCH)
+  const batchSize = Math.max(1, opts.batchSize ?? inferenceBatch())
   const sizes = outputShapes(base, opts.inputSize).map(size)
   const stop = (): void => {
     if (opts.shouldStop?.()) throw cancelledError()

@@ -15,11 +15,10 @@ import type { ExtractInput } from '../../../shared/tasks'
 import { AppError } from '../../errors'
 import { TaskError, TaskManager } from '../../tasks/task-manager'
 import { forkLauncher } from '../../tasks/worker-process'
-import { getTf } from '../backend'
+import { getTf, inferenceBatch } from '../backend'
 import {
   cancelledError,
   computeMissing,
-  EXTRACTION_BATCH,
   extractFeatureGroups,
   featureStats,
   fillFromCache,
@@ -232,7 +231,7 @@ async function runShards(
       root: opts.root,
       inputSize: opts.inputSize,
       preprocess: opts.preprocess,
-      batchSize: opts.batchSize ?? EXTRACTION_BATCH,
+      batchSize: opts.batchSize ?? inferenceBatch(),
       cacheDir,
       modelKey: opts.modelKey,
       ...(opts.audio ? { audio: opts.audio } : {}),

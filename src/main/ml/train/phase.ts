@@ -1,5 +1,6 @@
 /** What both phases share: the prepared run, feature-extraction options and `trainPhase` with its callbacks. */
 import type { LayersModel, Optimizer, Tensor } from '@tensorflow/tfjs'
+import { inferenceBatch } from '../backend'
 import { featureCacheDir } from '../layout'
 import type { LoadedModel } from '../models/load'
 import { TRAINABLE_PARAMS_METRIC } from '../../../shared/metrics'
@@ -14,7 +15,7 @@ import {
   type ProgressSink,
   type TrainingCallback,
 } from './callbacks'
-import { EXTRACTION_BATCH, type FeatureOptions } from './features'
+import type { FeatureOptions } from './features'
 import { fitLoop, predictProbs, type TrainInputs } from './fit-loop'
 import { audioInputSpec } from './audio-inputs'
 import type { EpochInputs } from './inputs'
@@ -80,7 +81,7 @@ export function extractionOptions(
     root: ctx.job.datasetPath,
     inputSize: loaded.inputSize,
     preprocess: loaded.preprocess,
-    batchSize: EXTRACTION_BATCH,
+    batchSize: inferenceBatch(),
     cacheDir: featureCacheDir(ctx.io.cacheDir),
     modelKey,
     // Sound: the examples are clips, drawn as spectrograms (absent for images).
@@ -89,7 +90,7 @@ export function extractionOptions(
     onProgress: (done, total, etaSeconds) =>
       ctx.progress(
         { phase, epoch: 0, epochs: 0, batch: done, batches: total, metrics: {}, etaSeconds, stage: 'extracting' },
-        done === total,
+        done === 0 || done === total,
       ),
   }
 }

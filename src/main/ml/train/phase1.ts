@@ -5,9 +5,9 @@
 import { availableParallelism } from 'node:os'
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
 import { extractionWorkerCount } from '../../../shared/estimate'
-import { currentBackend } from '../backend'
+import { currentBackend, inferenceBatch } from '../backend'
 import { baseFeaturesKey } from '../data/cache-key'
-import { EXTRACTION_BATCH, featureTensors } from './features'
+import { featureTensors } from './features'
 import { buildHead, compileHead, disposeOptimizer } from './head'
 import { cachedInputs } from './inputs'
 import { extractFeatureGroupsParallel } from './parallel-extract'
@@ -85,7 +85,7 @@ export async function runPhase1(ctx: RunContext, run: PreparedRun): Promise<Trai
     lr0: hyper.learningRate,
     epochs: hyper.epochs,
     batchSize: hyper.batchSize,
-    train: trainX ? cachedInputs(trainX) : run.augmented!.through(loaded.base, EXTRACTION_BATCH),
+    train: trainX ? cachedInputs(trainX) : run.augmented!.through(loaded.base, inferenceBatch()),
     valX,
   })
   return { model: head, valX, testX }
