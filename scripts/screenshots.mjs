@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run screenshots`: starts browser mode on a fresh data directory, walks every screen of the
 // wizard in Chromium at 1280×800 with the real engine (two training runs on the sample data, the
-// second with a lower learning rate) and writes docs/screenshots/<n>-<screen>.png.
+// second with a lower learning rate), then the sound walk (the sample spoken words, one run) and writes
+// docs/screenshots/<n>-<screen>.png. `--sound` takes the sound walk's screenshots only.
 // Needs the built app (`npm run screenshots` builds first) and Chromium (CHROMIUM_PATH or
 // /usr/bin/chromium).
 import { spawn, spawnSync } from 'node:child_process'
@@ -140,110 +141,162 @@ try {
   }
 
   await page.goto(app.url)
-
-  // 1. Model
-  await onStep('model')
-  await page.locator('[data-testid="model-card"][aria-pressed="true"]').waitFor()
-  await shoot('1-model')
-
-  // 1b. The bundled model's card, opened
-  const selectedModel = page.locator('li.model.selected')
-  await selectedModel.locator('[data-testid="show-card"]').click()
-  await selectedModel.locator('[data-testid="model-card-view"]').waitFor()
-  await shootAt(selectedModel, '1b-model-card')
-  await selectedModel.locator('[data-testid="show-card"]').click()
-
-  // 2. Data, with the sample report
-  await next()
-  await onStep('data')
-  await $('use-sample').click()
-  await $('data-report').waitFor({ timeout: 120_000 })
-  await shoot('2-data')
-
-  // 3. Split
-  await next()
-  await $('split-table').waitFor()
-  await shoot('3-split')
-
-  // 4. Freeze
-  await next()
-  await onStep('freeze')
-  await $('layers-toggle').waitFor({ timeout: 60_000 })
-  await page.getByText('Counting parameters').waitFor({ state: 'detached', timeout: 120_000 })
-  await shoot('4-freeze')
-
-  // 5. Hyperparameters
-  await next()
-  await onStep('hyper')
-  await page.getByText('Estimated time:').waitFor({ timeout: 60_000 })
-  await $('advanced-toggle').click()
-  await shoot('5-hyperparameters')
-
-  // 6. Train during the run, 7. Results after it
-  await next()
-  await onStep('train')
-  await train('6-train')
-  await shoot('7-results')
-
-  // 7b. The card every export writes as README.md, previewed in the app
-  await $('export-intended-use').fill('Sorting drawings of simple shapes; a demo of Tunewise.')
-  // Results may still be settling after the run: open the viewer until it stays open.
-  for (let i = 0; i < 5 && !(await $('run-card').isVisible()); i++) {
-    if (!(await $('card-dialog').evaluate((d) => d.open))) await $('preview-card').click()
-    await $('run-card')
-      .waitFor({ timeout: 10_000 })
-      .catch(() => {})
-  }
-  await shootCard($('card-dialog'), '7b-model-card-out', 'results')
-  await $('card-dialog-close').click()
-
-  // A second run with a lower learning rate, for History and Compare.
-  await $('train-again').click()
-  await onStep('hyper')
-  if ((await $('advanced-toggle').getAttribute('aria-expanded')) !== 'true') await $('advanced-toggle').click()
-  await $('field-hyper-learning-rate').fill('0.0003')
-  await next()
-  await onStep('train')
-  await train(null)
-
-  // 8. History with two runs
-  await page.locator('[data-step="history"]').click()
-  await onStep('history')
-  await page.locator('[data-testid="history-row"]').nth(1).waitFor()
-  await shoot('8-history')
-
-  // 9. Compare the two runs
-  const boxes = page.locator('[data-testid="run-select"]')
-  for (let i = 0; i < 2; i++) await boxes.nth(i).check()
-  await $('compare').click()
-  await $('compare-view').waitFor()
-  await $('metrics-table').waitFor()
-  await shoot('9-compare')
-
-  // 2b. A messy folder's data report, grouped by reason (copies, a damaged file, a text file, a FIFO,
-  // a link leading outside, OS litter).
-  const messy = join(dataDir, 'messy')
-  const sample = join(dataDir, 'sample-data', 'shapes')
-  for (const label of ['circle', 'square', 'star']) {
-    mkdirSync(join(messy, label), { recursive: true })
-    for (const f of readdirSync(join(sample, label)).slice(0, 12))
-      copyFileSync(join(sample, label, f), join(messy, label, f))
-    for (const f of readdirSync(join(sample, label)).slice(0, 3))
-      copyFileSync(join(sample, label, f), join(messy, label, `copy of ${f}`))
-  }
-  writeFileSync(join(messy, 'circle', 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2]))
-  writeFileSync(join(messy, 'square', 'notes.png'), 'not an image')
-  writeFileSync(join(messy, 'star', '.DS_Store'), '')
-  symlinkSync('/etc', join(messy, 'star', 'system'))
-  spawnSync('mkfifo', [join(messy, 'circle', 'pipe.png')])
-  await page.locator('[data-step="data"]').click()
-  await onStep('data')
-  await $('dataset-path').fill(messy)
-  await $('dataset-submit').click()
-  await $('data-flags').waitFor({ timeout: 120_000 })
-  await shootAt(page.locator('h3', { hasText: 'Flagged files' }), '2b-data-problems')
-
+  const soundOnly = process.argv.includes('--sound')
+  if (!soundOnly) await imageWalk()
+  await soundWalk(soundOnly)
   if (errors.length) throw new Error(`The page reported errors:\n${errors.join('\n')}`)
+
+  /** Every screen with the sample shapes: two runs, History, Compare and a messy folder's report. */
+  async function imageWalk() {
+    // 1. Model
+    await onStep('model')
+    await page.locator('[data-testid="model-card"][aria-pressed="true"]').waitFor()
+    await shoot('1-model')
+
+    // 1b. The bundled model's card, opened
+    const selectedModel = page.locator('li.model.selected')
+    await selectedModel.locator('[data-testid="show-card"]').click()
+    await selectedModel.locator('[data-testid="model-card-view"]').waitFor()
+    await shootAt(selectedModel, '1b-model-card')
+    await selectedModel.locator('[data-testid="show-card"]').click()
+
+    // 2. Data, with the sample report
+    await next()
+    await onStep('data')
+    await $('use-sample').click()
+    await $('data-report').waitFor({ timeout: 120_000 })
+    await shoot('2-data')
+
+    // 3. Split
+    await next()
+    await $('split-table').waitFor()
+    await shoot('3-split')
+
+    // 4. Freeze
+    await next()
+    await onStep('freeze')
+    await $('layers-toggle').waitFor({ timeout: 60_000 })
+    await page.getByText('Counting parameters').waitFor({ state: 'detached', timeout: 120_000 })
+    await shoot('4-freeze')
+
+    // 5. Hyperparameters
+    await next()
+    await onStep('hyper')
+    await page.getByText('Estimated time:').waitFor({ timeout: 60_000 })
+    await $('advanced-toggle').click()
+    await shoot('5-hyperparameters')
+
+    // 6. Train during the run, 7. Results after it
+    await next()
+    await onStep('train')
+    await train('6-train')
+    await shoot('7-results')
+
+    // 7b. The card every export writes as README.md, previewed in the app
+    await $('export-intended-use').fill('Sorting drawings of simple shapes; a demo of Tunewise.')
+    // Results may still be settling after the run: open the viewer until it stays open.
+    for (let i = 0; i < 5 && !(await $('run-card').isVisible()); i++) {
+      if (!(await $('card-dialog').evaluate((d) => d.open))) await $('preview-card').click()
+      await $('run-card')
+        .waitFor({ timeout: 10_000 })
+        .catch(() => {})
+    }
+    await shootCard($('card-dialog'), '7b-model-card-out', 'results')
+    await $('card-dialog-close').click()
+
+    // A second run with a lower learning rate, for History and Compare.
+    await $('train-again').click()
+    await onStep('hyper')
+    if ((await $('advanced-toggle').getAttribute('aria-expanded')) !== 'true') await $('advanced-toggle').click()
+    await $('field-hyper-learning-rate').fill('0.0003')
+    await next()
+    await onStep('train')
+    await train(null)
+
+    // 8. History with two runs
+    await page.locator('[data-step="history"]').click()
+    await onStep('history')
+    await page.locator('[data-testid="history-row"]').nth(1).waitFor()
+    await shoot('8-history')
+
+    // 9. Compare the two runs
+    const boxes = page.locator('[data-testid="run-select"]')
+    for (let i = 0; i < 2; i++) await boxes.nth(i).check()
+    await $('compare').click()
+    await $('compare-view').waitFor()
+    await $('metrics-table').waitFor()
+    await shoot('9-compare')
+
+    // 2b. A messy folder's data report, grouped by reason (copies, a damaged file, a text file, a FIFO,
+    // a link leading outside, OS litter).
+    const messy = join(dataDir, 'messy')
+    const sample = join(dataDir, 'sample-data', 'shapes')
+    for (const label of ['circle', 'square', 'star']) {
+      mkdirSync(join(messy, label), { recursive: true })
+      for (const f of readdirSync(join(sample, label)).slice(0, 12))
+        copyFileSync(join(sample, label, f), join(messy, label, f))
+      for (const f of readdirSync(join(sample, label)).slice(0, 3))
+        copyFileSync(join(sample, label, f), join(messy, label, `copy of ${f}`))
+    }
+    writeFileSync(join(messy, 'circle', 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 16, 1, 2]))
+    writeFileSync(join(messy, 'square', 'notes.png'), 'not an image')
+    writeFileSync(join(messy, 'star', '.DS_Store'), '')
+    symlinkSync('/etc', join(messy, 'star', 'system'))
+    spawnSync('mkfifo', [join(messy, 'circle', 'pipe.png')])
+    await page.locator('[data-step="data"]').click()
+    await onStep('data')
+    await $('dataset-path').fill(messy)
+    await $('dataset-submit').click()
+    await $('data-flags').waitFor({ timeout: 120_000 })
+    await shootAt(page.locator('h3', { hasText: 'Flagged files' }), '2b-data-problems')
+  }
+
+  /** The sample spoken words through the wizard: the report, the Model step for sound, Results, Compare. */
+  async function soundWalk(fresh) {
+    if (!fresh) await page.locator('[data-step="model"]').click()
+    await onStep('model')
+    await next()
+    await onStep('data')
+    await $('use-sample-sounds').click()
+    await page.locator('[data-testid="data-kind"][data-kind="audio"]').waitFor({ timeout: 300_000 })
+    await $('data-report').waitFor({ timeout: 120_000 })
+    await shoot('10-sound-data')
+    await shootAt($('sound-examples'), '10b-sound-examples')
+
+    // The Model step once the data are sound.
+    await page.locator('[data-step="model"]').click()
+    await onStep('model')
+    await shoot('11-sound-model')
+
+    await next()
+    await onStep('data')
+    await next()
+    await $('split-table').waitFor()
+    await next()
+    await onStep('freeze')
+    await next()
+    await onStep('hyper')
+    await next()
+    await onStep('train')
+    await train('12-sound-train')
+    await shoot('13-sound-results')
+    await shootAt(
+      page.locator('[data-testid="misclassified"], [data-testid="predict-file"]').first(),
+      '13b-sound-mistakes',
+    )
+
+    if (fresh) return
+    // Compare refuses a sound run beside an image run.
+    await page.locator('[data-step="history"]').click()
+    await onStep('history')
+    const rows = page.locator('[data-testid="history-row"]')
+    await rows.nth(2).waitFor()
+    await rows.nth(0).locator('[data-testid="run-select"]').check()
+    await rows.nth(1).locator('[data-testid="run-select"]').check()
+    await $('compare').click()
+    await page.locator('[data-testid="compare-view"] [role="alert"]').waitFor()
+    await shoot('14-sound-compare')
+  }
 } finally {
   await browser.close()
   await app.stop()

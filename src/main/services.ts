@@ -128,7 +128,15 @@ export function createServices(opts: ServicesOptions): Services {
     tasks.run(
       'scan',
       { root, ...(kind ? { kind } : {}) },
-      { onProgress: (p) => onProgress(p.done ?? 0, p.total ?? 0) },
+      {
+        label:
+          kind === 'audio'
+            ? 'Reading a folder of recordings'
+            : kind === 'image'
+              ? 'Reading a folder of images'
+              : undefined,
+        onProgress: (p) => onProgress(p.done ?? 0, p.total ?? 0),
+      },
     ),
   )
   const jobs = new JobManager({

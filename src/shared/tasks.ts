@@ -221,7 +221,7 @@ export const taskKinds: readonly TaskKind[] = [
 
 /** What the user reads for a task in the task list. */
 export const taskLabels: Record<TaskKind, string> = {
-  scan: 'Reading a folder of images',
+  scan: 'Reading a folder',
   'lr-find': 'Looking for a good learning rate',
   suspects: 'Looking for mislabelled images',
   train: 'Training',
@@ -231,7 +231,7 @@ export const taskLabels: Record<TaskKind, string> = {
   import: 'Importing a model',
   download: 'Downloading a model',
   export: 'Exporting a model',
-  predict: 'Classifying an image',
+  predict: 'Trying the model on your file',
 }
 
 /** How far a task is: a fraction when it can be known, and counts for a bar. */
