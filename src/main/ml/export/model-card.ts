@@ -420,7 +420,8 @@ export function buildRunCard(input: RunCardInput): RunCard {
   const correct = ev ? ev.confusion.reduce((s, row, i) => s + (row[i] ?? 0), 0) : 0
   const n = ev ? ev.confusion.reduce((s, row) => s + row.reduce((a, b) => a + b, 0), 0) : 0
   const accuracy = run.testAccuracy ?? ev?.accuracy ?? null
-  const tm = input.format === 'teachable-machine'
+  // Teachable Machine's format cannot carry a sound model (the export refuses it): a sound card is always TF.js's.
+  const tm = input.format === 'teachable-machine' && !input.audio
   const license = hfLicense(base)
   const sections: CardSection[] = []
   // A sound model's examples are clips of recordings; an image model's are images.
