@@ -304,6 +304,7 @@ function soundUsageBlocks(input: RunCardInput, audio: AudioInputSpec, labels: st
   ]
   const node = [
     '// Save as predict.mjs next to model.json; npm install @tensorflow/tfjs; node predict.mjs recording.wav',
+    '// Reads WAV (PCM 8/16/24/32-bit or float); convert other formats first, e.g. ffmpeg -i sound.mp3 sound.wav',
     "import * as tf from '@tensorflow/tfjs'",
     "import { readFileSync } from 'node:fs'",
     '// … the clipToInput code from above goes here …',
@@ -325,7 +326,10 @@ function soundUsageBlocks(input: RunCardInput, audio: AudioInputSpec, labels: st
         `${input.preprocessingDescription} Output: one probability per class, in the order of metadata.json's labels. ` +
         'The function below makes that input from mono samples at any sample rate exactly as Tunewise did in ' +
         'training (same resampling, spectrogram and scaling, the settings written in); it needs only ' +
-        `@tensorflow/tfjs. recordingToInput cuts a longer recording into clips the way the app does (at most ${SNIPPET_MAX_CLIPS}, spread evenly).`,
+        `@tensorflow/tfjs. recordingToInput cuts a longer recording into clips the way the app does (at most ${SNIPPET_MAX_CLIPS}, spread evenly). ` +
+        "A web page gets a file's samples at the browser's own rate (often 48 kHz), so the sound is resampled twice; " +
+        'with a good resampler that moves the picture by far less than one grey level, but for exactly the numbers ' +
+        'Tunewise computed, read the file at its own rate as the Node example does.',
     },
     { kind: 'code', language: 'js', title: CLIP_FUNCTION_TITLE, code: clipFunction },
     { kind: 'code', language: 'html', title: 'In a web page', code: web.join('\n') },
