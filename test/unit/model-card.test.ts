@@ -13,6 +13,7 @@ import {
   mdText,
   type RunCardInput,
 } from '../../src/main/ml/export/model-card'
+import { clipSettingsOf, spectrogramSettingsOf } from '../../src/main/ml/audio/settings'
 import { catalogue, licenseFromName } from '../../src/main/ml/models/catalogue'
 import { draftImportedCard, frontMatterScalars, type ImportFacts } from '../../src/main/ml/models/import'
 import { completeCard } from '../../src/main/ml/models/load'
@@ -258,6 +259,120 @@ describe('the run card (README.md)', () => {
       ],
     )
     expect(svg).toContain('&lt;cat&gt;')
+  })
+})
+
+describe('the card of a sound run', () => {
+  const soundConfig = defaultRunConfig('mobilenet-v2-nsfwjs', 'ds_2', 'Words v1')
+  soundConfig.dataKind = 'audio'
+  // Not the defaults, so every number shown is seen to come from the run's settings.
+  soundConfig.sound = {
+    ...soundConfig.sound,
+    clipSeconds: 1.5,
+    clipOverlap: 0.5,
+    windowMs: 40,
+    hopMs: 15,
+    melBands: 48,
+    fMin: 125,
+    fMax: 6000,
+    topDb: 55,
+  }
+  const audio = { clip: clipSettingsOf(soundConfig), spectrogram: spectrogramSettingsOf(soundConfig) }
+  const soundInput = (over: Partial<RunCardInput> = {}): RunCardInput =>
+    input({
+      run: { ...input().run, name: 'Words v1', config: soundConfig },
+      datasetName: 'spoken-words',
+      dataset: {
+        warnings: [],
+        tinyClasses: ['fox'],
+        sizes: { minWidth: 0, maxWidth: 0, minHeight: 0, maxHeight: 0, medianWidth: 0, medianHeight: 0 },
+        duplicates: [{ hash: 'x', files: ['cat/a.wav', 'dog/a.wav'], crossClass: true }],
+      },
+      grayscale: null,
+      intendedUse: 'Telling spoken commands apart.',
+      audio,
+      ...over,
+    })
+  const card = buildRunCard(soundInput())
+
+  it('is tagged and titled as a sound classifier', () => {
+    const fm = frontMatter(card.markdown)
+    expect(fm.pipeline_tag).toBe('audio-classification')
+    expect(fm.tags).toEqual(expect.arrayContaining(['audio-classification', 'spectrogram']))
+    const result = (fm['model-index'] as { results: { task: { type: string }; dataset: { type: string } }[] }[])[0]
+      .results[0]
+    expect(result.task.type).toBe('audio-classification')
+    expect(result.dataset.type).toBe('audiofolder')
+    expect(card.title).toContain('sound classifier')
+  })
+
+  it('lists the sound settings the run used, with units, right after the classes', () => {
+    expect(card.sections.map((s) => s.id).slice(0, 3)).toEqual(['what-it-does', 'classes', 'sound-settings'])
+    const text = section(card, 'sound-settings')
+    for (const shown of [
+      '16 kHz',
+      '1.5 s (24,000 samples)',
+      '0.75 s (50 % overlap)',
+      '40 ms (640 samples, Hann-shaped, FFT of 1024)',
+      '15 ms (240 samples)',
+      '48 mel bands',
+      '125 Hz to 6 kHz',
+      '55 dB',
+      '224×224 pixels',
+    ])
+      expect(text).toContain(shown)
+    expect(card.markdown).toContain('## Sound settings')
+  })
+
+  it('counts clips and recordings, and names what differs in sound (microphones, background noise)', () => {
+    expect(section(card, 'classes')).toContain('Training clips')
+    expect(section(card, 'what-it-does')).toContain('sorts sounds into 3 classes')
+    expect(section(card, 'results')).toContain('on test clips the model never learned from')
+    expect(section(card, 'data-warnings')).toContain('Classes with very few recordings: fox.')
+    expect(section(card, 'limitations')).toContain('It heard only 40 clips per class')
+    expect(section(card, 'limitations')).toMatch(/microphone[\s\S]*background noise/)
+    expect(section(card, 'check')).toContain('re-predicted the 30 test clips')
+  })
+
+  it("never calls its input a photo or an image (the base model's own story aside)", () => {
+    const prose = card.sections
+      .flatMap((s) => s.blocks)
+      .filter((b) => b.kind !== 'code')
+      // The words a reader sees (a picture block's alt text, not its kind).
+      .map((b) => (b.kind === 'image' ? b.alt : JSON.stringify(b)))
+      .join('\n')
+      .replace(base.card.trainedOn, '')
+      .replace(base.card.limitations, '')
+      .replace(/an image network|the image network/g, '')
+      // The settings table: dataKind is "Sound recordings" where the default is "Images".
+      .replace('"Sound recordings","Images"', '')
+    expect(prose).not.toMatch(/photo|\bimages?\b/i)
+    expect(card.markdown).not.toMatch(/photo\.jpg|sharp|fromPixels/)
+  })
+
+  it("usage: the clip function, a web page and a Node snippet, written with the run's numbers", () => {
+    const blocks = card.sections.find((s) => s.id === 'usage')!.blocks.filter((b) => b.kind === 'code')
+    expect(blocks.map((b) => b.kind === 'code' && b.language)).toEqual(['js', 'html', 'js'])
+    const fn = blocks[0].kind === 'code' ? blocks[0].code : ''
+    for (const line of ['const CLIP = 24000', 'const STEP = 12000', 'const WINDOW = 640', 'const HOP = 240'])
+      expect(fn).toContain(line)
+    expect(fn).toContain('const TOP_DB = 55')
+    expect(fn).not.toMatch(/require\(|import /)
+    expect(section(card, 'usage')).toContain('decodeAudioData')
+    expect(section(card, 'usage')).toContain('readWav')
+  })
+
+  it('is always the TF.js card: Teachable Machine cannot carry a sound model', () => {
+    const c = buildRunCard(soundInput({ format: 'teachable-machine' }))
+    expect(c.markdown).not.toMatch(/Teachable Machine|tmImage/)
+    expect(c.markdown).toContain('clipToInput')
+  })
+
+  it("an image run's card has no sound section and no clips", () => {
+    const image = buildRunCard(input())
+    expect(image.sections.some((s) => s.id === 'sound-settings')).toBe(false)
+    expect(image.markdown).not.toMatch(/\bclips?\b|recording/i)
+    expect(frontMatter(image.markdown).pipeline_tag).toBe('image-classification')
   })
 })
 

@@ -27,6 +27,7 @@ import { phase2Runs, phase2TapeShare } from '../../shared/run-rules'
 import { estimateRun, extractionWorkerCount, type RunEstimate } from '../../shared/estimate'
 import type { ClipSettings } from '../ml/audio/clips'
 import { clipSettingsOf } from '../ml/audio/settings'
+import type { AudioInputSpec } from '../ml/audio/source'
 
 type TaskRunner = Pick<TaskManager, 'run'>
 
@@ -258,6 +259,7 @@ export class ModelService {
       inputSize: [number, number]
       preprocessingDescription: string
       tfjsVersion: string
+      audio?: AudioInputSpec
     }
     return buildRunCard({
       ...(await this.cardFacts(run, data, options.intendedUse)),
@@ -267,6 +269,7 @@ export class ModelService {
       inputSize: meta.inputSize,
       preprocessingDescription: meta.preprocessingDescription,
       tfjsVersion: meta.tfjsVersion,
+      audio: meta.audio ?? null,
     })
   }
 

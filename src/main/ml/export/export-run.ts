@@ -23,7 +23,7 @@ import { zipFolder } from './zip'
 /** What main knows about the run for its card; the worker adds what only loading the model can tell. */
 export type CardFacts = Omit<
   RunCardInput,
-  'check' | 'format' | 'grayscale' | 'parameters' | 'inputSize' | 'preprocessingDescription' | 'tfjsVersion'
+  'check' | 'format' | 'grayscale' | 'parameters' | 'inputSize' | 'preprocessingDescription' | 'tfjsVersion' | 'audio'
 >
 
 export interface ExportModelOptions {
@@ -189,10 +189,14 @@ export async function exportModel(
       format: options.format,
       check,
       parameters,
-      grayscale: await countGrayscale(
-        options.datasetPath,
-        expected.map((p) => p.file),
-      ),
+      // Spectrograms are grey by nature: counting grey test pictures says something only for images.
+      grayscale: meta.audio
+        ? null
+        : await countGrayscale(
+            options.datasetPath,
+            expected.map((p) => p.file),
+          ),
+      audio: meta.audio ?? null,
       inputSize: meta.inputSize,
       preprocessingDescription: meta.preprocessingDescription,
       tfjsVersion: meta.tfjsVersion,

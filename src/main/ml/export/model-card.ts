@@ -10,6 +10,8 @@ import { describeStrategy } from '../../../shared/run-rules'
 import { describeInterval, wilson } from '../../../shared/stats'
 import type { ExportCardFacts } from '../../../shared/tasks'
 import type { CardBlock, CardSection, Evaluation, ExportFormat, RunCard, RunDetail } from '../../../shared/types'
+import type { AudioInputSpec } from '../audio/source'
+import { type SoundPreprocess, SNIPPET_MAX_CLIPS, soundClipFunction, soundSnippetNumbers } from './sound-snippet'
 
 /** How the exported files were loaded back and compared with the run's own answers. */
 export interface ExportCheck {
@@ -38,6 +40,11 @@ export interface RunCardInput extends ExportCardFacts {
   /** Test images whose pixels were all grey (R = G = B), when the export counted them. */
   grayscale?: { gray: number; total: number } | null
   tfjsVersion: string
+  /**
+   * Sound models only: how a recording became the model's input (metadata.json's `audio`, the settings the run
+   * trained with). Its presence makes the card speak of clips and recordings and adds the sound settings.
+   */
+  audio?: AudioInputSpec | null
 }
 
 export const CONFUSION_IMAGE = 'confusion-matrix.png'
@@ -99,8 +106,8 @@ export function changedSettings(
 }
 
 /** The score and its interval in one phrase: "87.5 % (35 of 40), 95 % interval between 73 % and 95 %". */
-function scored(successes: number, trials: number): string {
-  if (trials === 0) return 'no images'
+function scored(successes: number, trials: number, many = 'images'): string {
+  if (trials === 0) return `no ${many}`
   const i = wilson(successes, trials)
   return `${pct(successes / trials)} (${successes} of ${trials}), 95 % interval ${describeInterval(i)}`
 }
@@ -158,7 +165,13 @@ export function confusionSvg(labels: string[], matrix: number[][]): string {
   return parts.join('\n')
 }
 
+/** The model's input scaling, read from its description in metadata.json (the words name 127.5 or 255). */
+function preprocessOf(input: Pick<RunCardInput, 'preprocessingDescription'>): SoundPreprocess {
+  return /127\.5/.test(input.preprocessingDescription) ? 'rgb/127.5-1' : 'rgb/255'
+}
+
 function usageBlocks(input: RunCardInput, labels: string[]): CardBlock[] {
+  if (input.audio) return soundUsageBlocks(input, input.audio, labels)
   const [h, w] = input.inputSize
   const tm = input.format === 'teachable-machine'
   const scale = tm
@@ -223,6 +236,181 @@ function usageBlocks(input: RunCardInput, labels: string[]): CardBlock[] {
   ]
 }
 
+/** Title of the code block holding `clipToInput`: the browser and Node snippets refer to it by this name. */
+export const CLIP_FUNCTION_TITLE = 'clipToInput: a recording as the model’s input (paste it before the code below)'
+
+/** Node: a WAV file's samples, mixed to mono, as the app reads them (PCM 8/16/24/32-bit and float 32/64). */
+const READ_WAV = [
+  'function readWav(buf) {',
+  "  if (buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') throw new Error('not a WAV file')",
+  '  let fmt = null',
+  '  for (let at = 12; at + 8 <= buf.length; ) {',
+  "    const id = buf.toString('latin1', at, at + 4)",
+  '    const size = buf.readUInt32LE(at + 4)',
+  "    if (id === 'fmt ') {",
+  '      let format = buf.readUInt16LE(at + 8)',
+  '      if (format === 0xfffe) format = buf.readUInt16LE(at + 32) // WAVE_FORMAT_EXTENSIBLE: the sub-format',
+  '      fmt = { format, channels: buf.readUInt16LE(at + 10), rate: buf.readUInt32LE(at + 12), bits: buf.readUInt16LE(at + 22) }',
+  "    } else if (id === 'data' && fmt) {",
+  '      const { format, channels, rate, bits } = fmt',
+  '      const bytes = bits / 8',
+  '      const frames = Math.floor(Math.min(size, buf.length - at - 8) / (bytes * channels))',
+  '      const read = (o) =>',
+  '        format === 3',
+  '          ? bits === 64 ? buf.readDoubleLE(o) : buf.readFloatLE(o)',
+  '          : bits === 8 ? (buf[o] - 128) / 128',
+  '          : bits === 16 ? buf.readInt16LE(o) / 32768',
+  '          : bits === 24 ? buf.readIntLE(o, 3) / 8388608',
+  '          : buf.readInt32LE(o) / 2147483648',
+  '      const samples = new Float32Array(frames)',
+  '      for (let i = 0; i < frames; i++) {',
+  '        let sum = 0',
+  '        for (let c = 0; c < channels; c++) sum += read(at + 8 + (i * channels + c) * bytes)',
+  '        samples[i] = sum / channels',
+  '      }',
+  '      return { samples, sampleRate: rate }',
+  '    }',
+  '    at += 8 + size + (size % 2)',
+  '  }',
+  "  throw new Error('no sound data in this WAV file')",
+  '}',
+].join('\n')
+
+function soundUsageBlocks(input: RunCardInput, audio: AudioInputSpec, labels: string[]): CardBlock[] {
+  const [h, w] = input.inputSize
+  const clipFunction = soundClipFunction(audio, input.inputSize, preprocessOf(input))
+  const clip = `${audio.clip.clipSeconds} s`
+  const web = [
+    `<script src="https://cdn.jsdelivr.net/npm/@tensorflow/tfjs@${input.tfjsVersion}/dist/tf.min.js"></script>`,
+    '<input id="recording" type="file" accept="audio/*" />',
+    '<script>',
+    '  // … the clipToInput code from above goes here …',
+    `  const labels = ${JSON.stringify(labels)}`,
+    "  const model = tf.loadLayersModel('model.json')",
+    "  document.getElementById('recording').addEventListener('change', async (event) => {",
+    '    // The browser decodes the file at its own rate (often 48 kHz); clipToInput resamples that as training did.',
+    '    const audio = await new AudioContext().decodeAudioData(await event.target.files[0].arrayBuffer())',
+    '    const mono = new Float32Array(audio.length)',
+    '    for (let c = 0; c < audio.numberOfChannels; c++)',
+    '      audio.getChannelData(c).forEach((v, i) => (mono[i] += v / audio.numberOfChannels))',
+    `    // Every ${clip} clip of the recording, its probabilities averaged (as the app does); clipToInput gives the first one only.`,
+    '    const x = recordingToInput(mono, audio.sampleRate)',
+    '    const m = await model',
+    '    const p = tf.tidy(() => m.predict(x).mean(0)).dataSync()',
+    '    x.dispose()',
+    '    console.log(labels.map((label, i) => `${label}: ${(p[i] * 100).toFixed(1)} %`))',
+    '  })',
+    '</script>',
+  ]
+  const node = [
+    '// Save as predict.mjs next to model.json; npm install @tensorflow/tfjs; node predict.mjs recording.wav',
+    '// Reads WAV (PCM 8/16/24/32-bit or float); convert other formats first, e.g. ffmpeg -i sound.mp3 sound.wav',
+    "import * as tf from '@tensorflow/tfjs'",
+    "import { readFileSync } from 'node:fs'",
+    '// … the clipToInput code from above goes here …',
+    READ_WAV,
+    'const read = (name) => readFileSync(new URL(name, import.meta.url))',
+    "const json = JSON.parse(read('model.json')), bin = read('weights.bin')",
+    'const weightData = bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length)',
+    'const model = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: json.modelTopology, weightSpecs: json.weightsManifest[0].weights, weightData }))',
+    'const { samples, sampleRate } = readWav(readFileSync(process.argv[2]))',
+    `// Every ${clip} clip of the recording, probabilities averaged; use clipToInput(samples, sampleRate) for the first clip only.`,
+    'const p = model.predict(recordingToInput(samples, sampleRate)).mean(0).dataSync()',
+    "console.log(JSON.stringify(JSON.parse(read('metadata.json')).labels.map((label, i) => ({ label, probability: p[i] }))))",
+  ]
+  return [
+    {
+      kind: 'paragraph',
+      text:
+        `Input: one ${clip} clip of sound drawn as a ${w}×${h} grey spectrogram picture (see Sound settings), ` +
+        `${input.preprocessingDescription} Output: one probability per class, in the order of metadata.json's labels. ` +
+        'The function below makes that input from mono samples at any sample rate exactly as Tunewise did in ' +
+        'training (same resampling, spectrogram and scaling, the settings written in); it needs only ' +
+        `@tensorflow/tfjs. recordingToInput cuts a longer recording into clips the way the app does (at most ${SNIPPET_MAX_CLIPS}, spread evenly). ` +
+        "A web page gets a file's samples at the browser's own rate (often 48 kHz), so the sound is resampled twice; " +
+        'with a good resampler that moves the picture by far less than one grey level, but for exactly the numbers ' +
+        'Tunewise computed, read the file at its own rate as the Node example does.',
+    },
+    { kind: 'code', language: 'js', title: CLIP_FUNCTION_TITLE, code: clipFunction },
+    { kind: 'code', language: 'html', title: 'In a web page', code: web.join('\n') },
+    {
+      kind: 'code',
+      language: 'js',
+      title: 'In Node (plain @tensorflow/tfjs, a WAV file read by hand)',
+      code: node.join('\n'),
+    },
+  ]
+}
+
+/** A frequency in plain words: "8 kHz", "125 Hz". */
+const hz = (f: number): string => (f >= 1000 && f % 100 === 0 ? `${f / 1000} kHz` : `${f} Hz`)
+const seconds = (s: number): string => `${Number(s.toFixed(3))} s`
+
+/** The "Sound settings" section: every number that turns a recording into the model's input, in plain words. */
+function soundSettingsBlocks(audio: AudioInputSpec, inputSize: [number, number]): CardBlock[] {
+  const n = soundSnippetNumbers(audio)
+  const [h, w] = inputSize
+  const step = n.stepSamples / n.rate
+  const overlap = 1 - n.stepSamples / n.clipSamples
+  return [
+    {
+      kind: 'paragraph',
+      text:
+        'The model hears through pictures: each clip of sound is turned into a log-mel spectrogram (time left to ' +
+        'right, pitch from low at the bottom to high at the top, loudness as brightness) and shown to the image ' +
+        'network. These are the settings this run trained with; metadata.json holds the same values under "audio".',
+    },
+    {
+      kind: 'table',
+      header: ['Setting', 'Value', 'What it means'],
+      rows: [
+        [
+          'Sample rate',
+          `${hz(n.rate)} (${n.rate.toLocaleString('en-US')} samples a second), mono`,
+          `Every recording is mixed to one channel and resampled to this first, so only sound up to ${hz(n.rate / 2)} reaches the model.`,
+        ],
+        [
+          'Clip length',
+          `${seconds(audio.clip.clipSeconds)} (${n.clipSamples.toLocaleString('en-US')} samples)`,
+          'The model judges one clip at a time. A shorter recording is padded with silence at the end.',
+        ],
+        [
+          'Clip step (overlap)',
+          `${seconds(step)} (${Math.round(overlap * 100)} % overlap)`,
+          `A longer recording gives one clip every ${seconds(step)}, the last one only if at least ${seconds(n.minTailSamples / n.rate)} of sound is left.`,
+        ],
+        [
+          'Analysis window',
+          `${audio.spectrogram.windowMs} ms (${n.windowSamples} samples, Hann-shaped, FFT of ${n.nFft})`,
+          'The slice of sound each column of the spectrogram measures.',
+        ],
+        [
+          'Window step (hop)',
+          `${audio.spectrogram.hopMs} ms (${n.hopSamples} samples)`,
+          `Time from one column to the next: ${n.frames} columns a clip.`,
+        ],
+        [
+          'Pitch bands',
+          `${n.bands} mel bands`,
+          'Rows of the spectrogram, spaced as hearing is (HTK mel scale): fine at low pitch, coarse at high pitch.',
+        ],
+        ['Frequency range', `${hz(n.fMin)} to ${hz(n.fMax)}`, 'Sound outside this range is left out.'],
+        [
+          'Loudness range',
+          `${n.topDb} dB`,
+          `Each clip is scaled on its own: its loudest point is white, ${n.topDb} dB below it and anything quieter black ` +
+            '(for a very quiet clip, the floor of −100 dB is black instead), so a soft and a loud recording of one sound look alike.',
+        ],
+        [
+          'Picture',
+          `${w}×${h} pixels, grey`,
+          'The spectrogram stretched to the network’s input (bilinear), the same value in red, green and blue.',
+        ],
+      ],
+    },
+  ]
+}
+
 /**
  * Builds the card of a trained run from what Tunewise recorded: the same blocks become README.md and the in-app
  * card. Sections: what it does, classes, training, results, confusion matrix, weakest classes, data warnings,
@@ -236,9 +424,15 @@ export function buildRunCard(input: RunCardInput): RunCard {
   const correct = ev ? ev.confusion.reduce((s, row, i) => s + (row[i] ?? 0), 0) : 0
   const n = ev ? ev.confusion.reduce((s, row) => s + row.reduce((a, b) => a + b, 0), 0) : 0
   const accuracy = run.testAccuracy ?? ev?.accuracy ?? null
-  const tm = input.format === 'teachable-machine'
+  // Teachable Machine's format cannot carry a sound model (the export refuses it): a sound card is always TF.js's.
+  const tm = input.format === 'teachable-machine' && !input.audio
   const license = hfLicense(base)
   const sections: CardSection[] = []
+  // A sound model's examples are clips of recordings; an image model's are images.
+  const audio = input.audio ?? null
+  const one = audio ? 'clip' : 'image'
+  const many = audio ? 'clips' : 'images'
+  const Many = audio ? 'Clips' : 'Images'
 
   sections.push({
     id: 'what-it-does',
@@ -246,16 +440,22 @@ export function buildRunCard(input: RunCardInput): RunCard {
     blocks: [
       {
         kind: 'paragraph',
-        text:
-          `${run.name} sorts images into ${plural(labels.length, 'class', 'classes')}: ${labels.join(', ')}. ` +
-          `It is ${base.name} fine-tuned with Tunewise on the image folder "${input.datasetName}" (run #${run.id}` +
-          `${run.finishedAt ? `, ${run.finishedAt.slice(0, 10)}` : ''}).`,
+        text: audio
+          ? `${run.name} sorts sounds into ${plural(labels.length, 'class', 'classes')}: ${labels.join(', ')}. ` +
+            `It listens to ${audio.clip.clipSeconds} s clips of a recording, each drawn as a spectrogram picture ` +
+            `(see Sound settings). It is ${base.name}, an image network, fine-tuned with Tunewise on the sound folder ` +
+            `"${input.datasetName}" (run #${run.id}${run.finishedAt ? `, ${run.finishedAt.slice(0, 10)}` : ''}).`
+          : `${run.name} sorts images into ${plural(labels.length, 'class', 'classes')}: ${labels.join(', ')}. ` +
+            `It is ${base.name} fine-tuned with Tunewise on the image folder "${input.datasetName}" (run #${run.id}` +
+            `${run.finishedAt ? `, ${run.finishedAt.slice(0, 10)}` : ''}).`,
       },
       {
         kind: 'paragraph',
         text: tm
           ? "This folder follows Teachable Machine's image format (model.json, weights.bin, metadata.json): Teachable Machine's own library (@teachablemachine/image) loads it."
-          : 'This folder is a TensorFlow.js layers model (model.json, weights.bin) with its labels and preprocessing in metadata.json.',
+          : audio
+            ? 'This folder is a TensorFlow.js layers model (model.json, weights.bin) with its labels, preprocessing and sound settings in metadata.json.'
+            : 'This folder is a TensorFlow.js layers model (model.json, weights.bin) with its labels and preprocessing in metadata.json.',
       },
     ],
   })
@@ -268,7 +468,7 @@ export function buildRunCard(input: RunCardInput): RunCard {
       ? [
           {
             kind: 'table',
-            header: ['Class', 'Training images', 'Validation images', 'Test images', 'Total'],
+            header: ['Class', `Training ${many}`, `Validation ${many}`, `Test ${many}`, 'Total'],
             numeric: [false, true, true, true, true],
             rows: [
               ...counts.map((c) => [
@@ -299,6 +499,13 @@ export function buildRunCard(input: RunCardInput): RunCard {
 
   const changed = changedSettings(run.config)
   const params = input.parameters
+  if (audio)
+    sections.push({
+      id: 'sound-settings',
+      title: 'Sound settings',
+      blocks: soundSettingsBlocks(audio, input.inputSize),
+    })
+
   sections.push({
     id: 'training',
     title: 'How it was trained',
@@ -330,9 +537,9 @@ export function buildRunCard(input: RunCardInput): RunCard {
     resultBlocks.push({
       kind: 'paragraph',
       text:
-        `${splitWord === 'test' ? 'Test' : 'Validation'} accuracy: ${scored(correct, n)}, on ${splitWord} images the model never learned from. ` +
-        `The interval is where the accuracy on more images like these most likely lies (95 % Wilson interval): ` +
-        `with few images it is wide.`,
+        `${splitWord === 'test' ? 'Test' : 'Validation'} accuracy: ${scored(correct, n, many)}, on ${splitWord} ${many} the model never learned from. ` +
+        `The interval is where the accuracy on more ${many} like these most likely lies (95 % Wilson interval): ` +
+        `with few ${many} it is wide.`,
     })
     const predicted = ev.labels.map((_, j) => ev.confusion.reduce((s, row) => s + (row[j] ?? 0), 0))
     resultBlocks.push({
@@ -344,7 +551,7 @@ export function buildRunCard(input: RunCardInput): RunCard {
         'Precision (right when said)',
         'Precision 95 % interval',
         'F1',
-        'Images',
+        Many,
       ],
       numeric: [false, true, false, true, false, true, true],
       rows: ev.labels.map((label, i) => {
@@ -377,7 +584,7 @@ export function buildRunCard(input: RunCardInput): RunCard {
           {
             kind: 'image',
             file: CONFUSION_IMAGE,
-            alt: `Confusion matrix on the ${n} ${splitWord} images: rows are the true class, columns the predicted class`,
+            alt: `Confusion matrix on the ${n} ${splitWord} ${many}: rows are the true class, columns the predicted class`,
           },
           {
             kind: 'table',
@@ -408,14 +615,14 @@ export function buildRunCard(input: RunCardInput): RunCard {
     for (const r of missed) {
       const row = ev.confusion[ev.labels.indexOf(r.label)] ?? []
       weakest.push(
-        `${r.label}: found ${scored(r.tp, r.support)}` +
+        `${r.label}: found ${scored(r.tp, r.support, many)}` +
           (r.worst >= 0 ? `; most often taken for ${ev.labels[r.worst]} (${row[r.worst]} of ${r.support}).` : '.'),
       )
     }
     if (!missed.length && rows.length) {
       const lowest = Math.min(...rows.map((r) => wilson(r.tp, r.support).low))
       weakest.push(
-        `None: every ${splitWord} image of every class was right. With this few images per class, a class's true ` +
+        `None: every ${splitWord} ${one} of every class was right. With this few ${many} per class, a class's true ` +
           `recall could still be as low as ${pct(lowest, 0)}.`,
       )
     }
@@ -428,10 +635,12 @@ export function buildRunCard(input: RunCardInput): RunCard {
 
   const dataWarnings: string[] = [...(input.dataset?.warnings ?? [])]
   if (input.dataset?.tinyClasses.length)
-    dataWarnings.push(`Classes with very few images: ${input.dataset.tinyClasses.join(', ')}.`)
+    dataWarnings.push(
+      `Classes with very few ${audio ? 'recordings' : 'images'}: ${input.dataset.tinyClasses.join(', ')}.`,
+    )
   if (input.dataset?.duplicates.length)
     dataWarnings.push(
-      `${plural(input.dataset.duplicates.length, 'group')} of identical images in the folder` +
+      `${plural(input.dataset.duplicates.length, 'group')} of identical ${audio ? 'recordings' : 'images'} in the folder` +
         `${input.dataset.duplicates.some((d) => d.crossClass) ? ', some filed under different classes' : ''}.`,
     )
   if (counts && counts.every((c) => c.train !== null)) {
@@ -440,7 +649,7 @@ export function buildRunCard(input: RunCardInput): RunCard {
     const hi = Math.max(...trains)
     if (lo > 0 && hi / lo >= 3)
       dataWarnings.push(
-        `Unbalanced classes: from ${lo} to ${hi} training images per class; the model leans towards the larger ones.`,
+        `Unbalanced classes: from ${lo} to ${hi} training ${many} per class; the model leans towards the larger ones.`,
       )
   }
   sections.push({
@@ -478,15 +687,24 @@ export function buildRunCard(input: RunCardInput): RunCard {
     const hi = Math.max(...trains)
     limits.push(
       lo === hi
-        ? `It saw only ${plural(lo, 'image')} per class while training.`
-        : `It saw only ${lo} to ${hi} images per class while training.`,
+        ? `It ${audio ? 'heard' : 'saw'} only ${plural(lo, one)} per class while training.`
+        : `It ${audio ? 'heard' : 'saw'} only ${lo} to ${hi} ${many} per class while training.`,
     )
   }
   const sizes = input.dataset?.sizes
   const [h, w] = input.inputSize
   const grey = input.grayscale
   const allGrey = grey && grey.total > 0 && grey.gray === grey.total
-  if (sizes && sizes.maxWidth > 0) {
+  if (audio) {
+    limits.push(
+      'Recordings unlike the training ones may fare worse: another microphone or phone, another room, more or ' +
+        'different background noise, the sound nearer or further away, or louder sounds that distort.',
+      `It hears only ${hz(audio.spectrogram.fMin)} to ${hz(audio.spectrogram.fMax ?? audio.clip.sampleRate / 2)}, ` +
+        `${audio.clip.clipSeconds} s at a time: a sound told apart by higher pitches, or by a pattern longer than a clip, is beyond it.`,
+      'Each clip is scaled to its own loudest point, so it cannot tell a loud sound from a soft one, and a clip ' +
+        'of near silence shows its faint noise at full brightness.',
+    )
+  } else if (sizes && sizes.maxWidth > 0) {
     const same = sizes.minWidth === sizes.maxWidth && sizes.minHeight === sizes.maxHeight
     limits.push(
       (same
@@ -498,12 +716,12 @@ export function buildRunCard(input: RunCardInput): RunCard {
     limits.push('All test images were grayscale: it has not been checked on colour pictures.')
   }
   limits.push(
-    `It always answers one of its ${plural(labels.length, 'class', 'classes')}, even for a picture of something else; a low top probability is a hint that it does not know.`,
+    `It always answers one of its ${plural(labels.length, 'class', 'classes')}, even for ${audio ? 'a sound' : 'a picture'} of something else${audio ? ' or silence' : ''}; a low top probability is a hint that it does not know.`,
   )
   if (ev && n > 0) {
     const i = wilson(correct, n)
     limits.push(
-      `The ${splitWord} set has ${plural(n, 'image')}, so the accuracy above is only known to lie ${describeInterval(i)}.`,
+      `The ${splitWord} set has ${plural(n, one)}${audio ? ' (clips of one recording always share a split)' : ''}, so the accuracy above is only known to lie ${describeInterval(i)}.`,
     )
   }
   if (tm)
@@ -545,7 +763,7 @@ export function buildRunCard(input: RunCardInput): RunCard {
         kind: 'paragraph',
         text: check
           ? `On ${check.checkedAt.slice(0, 10)} Tunewise loaded these files back with plain @tensorflow/tfjs in a separate process and ` +
-            `re-predicted the ${plural(check.count, `${splitWord} image`)}: the top class agreed on ${pct(check.agreement)} of them ` +
+            `re-predicted the ${plural(check.count, `${splitWord} ${one}`)}: the top class agreed on ${pct(check.agreement)} of them ` +
             `and the largest difference in a probability was ${check.maxDifference.toExponential(1)}` +
             (check.agreement >= 0.999 && check.maxDifference < 1e-3
               ? ': the export gives the same answers as the app.'
@@ -565,8 +783,15 @@ export function buildRunCard(input: RunCardInput): RunCard {
     ...(license.name ? { license_name: license.name } : {}),
     ...(license.link ? { license_link: license.link } : {}),
     base_model: base.id,
-    pipeline_tag: 'image-classification',
-    tags: ['image-classification', 'tensorflowjs', 'tfjs', 'tunewise', ...(tm ? ['teachable-machine'] : [])],
+    pipeline_tag: audio ? 'audio-classification' : 'image-classification',
+    tags: [
+      audio ? 'audio-classification' : 'image-classification',
+      'tensorflowjs',
+      'tfjs',
+      'tunewise',
+      ...(tm ? ['teachable-machine'] : []),
+      ...(audio ? ['spectrogram'] : []),
+    ],
     datasets: [input.datasetName],
     metrics: ['accuracy'],
     'model-index': [
@@ -575,10 +800,12 @@ export function buildRunCard(input: RunCardInput): RunCard {
         results: ev
           ? [
               {
-                task: { type: 'image-classification', name: 'Image classification' },
+                task: audio
+                  ? { type: 'audio-classification', name: 'Audio classification' }
+                  : { type: 'image-classification', name: 'Image classification' },
                 dataset: {
                   name: input.datasetName,
-                  type: 'imagefolder',
+                  type: audio ? 'audiofolder' : 'imagefolder',
                   split: splitWord === 'test' ? 'test' : 'validation',
                 },
                 metrics: [
@@ -594,7 +821,9 @@ export function buildRunCard(input: RunCardInput): RunCard {
       },
     ],
   }
-  const title = `${run.name}: an image classifier fine-tuned from ${base.name}`
+  const title = audio
+    ? `${run.name}: a sound classifier fine-tuned from ${base.name}`
+    : `${run.name}: an image classifier fine-tuned from ${base.name}`
   const card: Omit<RunCard, 'markdown'> = {
     title,
     frontMatter,
