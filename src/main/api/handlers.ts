@@ -6,7 +6,7 @@ import { existsSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path'
 import { defaultRunConfig, mergeSettings, runConfigSchema } from '../../shared/run-config'
-import { dataKindOf, type AppInfo, type RunConfig } from '../../shared/types'
+import type { AppInfo } from '../../shared/types'
 import { dataKindConflict } from '../db/compare'
 import type { Repositories } from '../db/repositories'
 import { AppError } from '../errors'
@@ -15,6 +15,7 @@ import type { EventHub, Handlers } from '../ipc'
 import type { JobManager } from '../jobs/job-manager'
 import type { TaskManager } from '../tasks/task-manager'
 import type { DatasetStore } from './dataset-store'
+import { diagnosticsInput } from './diagnostics-input'
 import { checkFolder, RecentFolders } from './folders'
 import { ModelService, runDataFacts } from './model-service'
 
@@ -35,11 +36,6 @@ export function createHandlers(deps: HandlerDeps): Handlers {
   const { repos, jobs, datasets } = deps
   const models = new ModelService(deps.dataDir, deps.hub, repos, deps.tasks, () => jobs.status().runId !== null)
 
-  // The diagnostics read images only so far; a sound dataset is refused in words rather than failing on a clip.
-  const refuseForSound = (config: RunConfig, what: string): void => {
-    if (dataKindOf(datasets.get(config.datasetId)) === 'audio')
-      throw new AppError('unavailable', `${what} works on images only so far. Train on the sound recordings directly.`)
-  }
   const recent = new RecentFolders(repos.drafts)
   // Browser mode offers only the folders it may browse; Electron's system dialog reaches any folder,
   // so a typed or dropped path there may be any folder too.
@@ -173,31 +169,14 @@ export function createHandlers(deps: HandlerDeps): Handlers {
       return parsed.data
     },
 
+    // Images or sound clips, as training would see them (the dataset's kind, the run's clip settings).
     'runs:lr-find': async ({ config }) => {
-      refuseForSound(config, 'The learning-rate finder')
       await models.requireAvailable(config.modelId)
-      const job = datasets.prepareJob(config)
-      const train = job.examples.filter((e) => e.split === 'train')
-      return deps.tasks.run('lr-find', {
-        config,
-        dataDir: deps.dataDir,
-        datasetPath: job.datasetPath,
-        examples: train,
-        labels: job.labels,
-      })
+      return deps.tasks.run('lr-find', diagnosticsInput(datasets, config, deps.dataDir, 'train'))
     },
     'datasets:suspects': async ({ config }) => {
-      refuseForSound(config, 'The search for mislabelled examples')
       await models.requireAvailable(config.modelId)
-      const job = datasets.prepareJob(config)
-      // Every usable image: a wrong label anywhere misleads training or the score.
-      return deps.tasks.run('suspects', {
-        config,
-        dataDir: deps.dataDir,
-        datasetPath: job.datasetPath,
-        examples: job.examples.map(({ file, label }) => ({ file, label })),
-        labels: job.labels,
-      })
+      return deps.tasks.run('suspects', diagnosticsInput(datasets, config, deps.dataDir, 'all'))
     },
     'tasks:list': () => deps.tasks.list(),
     'tasks:cancel': ({ taskId }) => {

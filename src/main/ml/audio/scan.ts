@@ -4,21 +4,18 @@
  * rates, silent and clipped files, files that cannot be used (grouped by reason, each group with what to do),
  * exact copies, and each file's content hash. A bad file never makes the scan fail; only a missing root does.
  *
- * The folder walk keeps the image scan's safety rules (src/main/ml/data/scan.ts): every path read is a real path
- * inside the root (a link that leads outside is reported and not followed), each real folder is read once
- * however many links lead to it, a file reached twice counts once, hidden files and OS litter are skipped, and
- * only regular files are opened, with O_NONBLOCK and O_NOFOLLOW, so a FIFO named `x.wav` cannot block the scan.
- * (The walk is written out again here because the image scan does not export it; see README.md.)
+ * The folder walk is the image scan's (`walkDataset`, src/main/ml/data/walk.ts), with its safety rules: every
+ * path read is a real path inside the root (a link that leads outside is reported and not followed), each real
+ * folder is read once however many links lead to it, a file reached twice counts once, hidden files and OS
+ * litter are skipped, and anything that is not a regular file is reported, not opened. Files are then opened
+ * with O_NONBLOCK and O_NOFOLLOW (`readSoundFile`), so a FIFO named `x.wav` cannot block the scan.
  */
-import { lstat, readdir, readlink, realpath, stat } from 'node:fs/promises'
-import type { Dirent } from 'node:fs'
-import { dirname, join, resolve, sep } from 'node:path'
 import sharp from 'sharp'
 import type { ProblemGroup, SplitRatios, UnreadableFile } from '../../../shared/types'
 import { AppError } from '../../errors'
 import { hashBuffer } from '../data/decode'
 import { fingerprint } from '../data/scan'
-import type { SplitName } from '../data/scan'
+import { NOT_REGULAR, type SplitName, walkDataset, type WalkRules } from '../data/walk'
 import { type SplitInput, type SplitOptions, type SplitResult, splitDataset } from '../data/split'
 import { type ClipSettings, DEFAULT_CLIP_SETTINGS, SILENT_PEAK, windowCount, windowIds } from './clips'
 import {
@@ -149,25 +146,6 @@ export interface AudioScanOptions {
   spectrogram?: Partial<SpectrogramSettings>
 }
 
-/** Folder names at the top that mean "the split is given". Case-insensitive. */
-const SPLIT_FOLDERS: Record<string, SplitName> = {
-  train: 'train',
-  val: 'val',
-  valid: 'val',
-  validation: 'val',
-  test: 'test',
-}
-/** Files and folders operating systems and archivers drop into folders. Names starting with '.' are skipped too. */
-const SYSTEM_FILES = new Set([
-  'thumbs.db',
-  'ehthumbs.db',
-  'desktop.ini',
-  'icon\r',
-  '__macosx',
-  '$recycle.bin',
-  'system volume information',
-])
-const MAX_DEPTH = 8
 const THUMBNAIL_CAP = 12
 const THUMBNAIL_SIZE = [64, 96] as const
 const GROUP_EXAMPLES = 5
@@ -245,11 +223,6 @@ const PROBLEM_KINDS: Record<ProblemKind, { reason: string; action: string }> = {
   },
 }
 
-const OUTSIDE_LINK = 'It links to a place outside the chosen folder; links to outside the folder are not followed.'
-const NOT_REGULAR = 'Not a regular file (a pipe, socket or device); it was not opened.'
-const LINK_LOOP =
-  'It links to a folder that is already read (a loop, or a second way to the same folder); it was read once.'
-
 interface Problem extends UnreadableFile {
   kind: ProblemKind
 }
@@ -263,47 +236,6 @@ class SkippedFile extends Error {
   }
 }
 
-interface Candidate {
-  /** Real path (links resolved), always inside the root; the path that is opened. */
-  abs: string
-  file: string
-  label: string
-  givenSplit?: SplitName
-  viaLink: boolean
-  failure?: Problem
-  /** Position within its class (by name); the first few get thumbnails. */
-  index: number
-}
-
-interface DirTask {
-  real: string
-  rel: string
-  label: string
-  givenSplit?: SplitName
-  depth: number
-}
-
-interface Walk {
-  rootReal: string
-  rootAbs: string
-  candidates: Candidate[]
-  classes: Set<string>
-  problems: Problem[]
-  warnings: string[]
-  blockers: string[]
-  visited: Set<string>
-  linked: DirTask[]
-}
-
-interface Found {
-  name: string
-  kind: 'dir' | 'file' | 'other'
-  real: string
-  viaLink: boolean
-}
-
-type Entry = Found | { name: string; kind: 'outside' } | { name: string; kind: 'broken'; error: unknown }
-
 function extension(name: string): string {
   const dot = name.lastIndexOf('.')
   return dot > 0 ? name.slice(dot).toLowerCase() : ''
@@ -313,61 +245,12 @@ export function isAudioName(name: string): boolean {
   return AUDIO_EXTENSIONS.has(extension(name))
 }
 
-function isSkippedSilently(name: string): boolean {
-  return name.startsWith('.') || SYSTEM_FILES.has(name.toLowerCase())
-}
-
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-function isInside(path: string, root: string): boolean {
-  if (path === root) return true
-  return path.startsWith(root.endsWith(sep) ? root : root + sep)
-}
-
-function kindOf(d: { isDirectory(): boolean; isFile(): boolean }): 'dir' | 'file' | 'other' {
-  return d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other'
-}
-
-/** Where a link leads, checked against the root before its target is even stat'ed. */
-async function resolveLink(path: string, name: string, walk: Walk): Promise<Entry> {
-  let real: string
-  try {
-    real = await realpath(path)
-  } catch (error) {
-    try {
-      const target = resolve(dirname(path), await readlink(path))
-      if (!isInside(target, walk.rootReal) && !isInside(target, walk.rootAbs)) return { name, kind: 'outside' }
-    } catch {
-      // Not readable as a link either: reported as broken below.
-    }
-    return { name, kind: 'broken', error }
-  }
-  if (!isInside(real, walk.rootReal)) return { name, kind: 'outside' }
-  try {
-    return { name, kind: kindOf(await lstat(real)), real, viaLink: true }
-  } catch (error) {
-    return { name, kind: 'broken', error }
-  }
-}
-
-async function list(dir: string, walk: Walk): Promise<Entry[]> {
-  const entries: Dirent[] = await readdir(dir, { withFileTypes: true })
-  const out: Entry[] = []
-  for (const e of entries.sort((a, b) => byName(a.name, b.name))) {
-    if (isSkippedSilently(e.name)) continue
-    const path = join(dir, e.name)
-    if (e.isSymbolicLink()) out.push(await resolveLink(path, e.name, walk))
-    else out.push({ name: e.name, kind: kindOf(e), real: path, viaLink: false })
-  }
-  return out
-}
-
-function folderFailure(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code
-  if (code === 'EACCES' || code === 'EPERM') return 'The folder could not be opened: permission denied. It was skipped.'
-  return `The folder could not be read (${code ?? 'unknown error'}). It was skipped.`
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
 }
 
 function failureOf(file: string, err: unknown): Problem {
@@ -389,190 +272,17 @@ function failureOf(file: string, err: unknown): Problem {
   return { file, reason: `The file ${name} could not be read (${code ?? 'unknown error'}).`, kind: 'read-error' }
 }
 
-function take(e: Entry, task: DirTask, walk: Walk): DirTask | null {
-  const file = `${task.rel}/${e.name}`
-  const { label, givenSplit } = task
-  if (e.kind === 'outside') {
-    walk.problems.push({ file, reason: OUTSIDE_LINK, kind: 'outside-link' })
-  } else if (e.kind === 'broken') {
-    if (isAudioName(e.name)) {
-      const failure = failureOf(file, e.error)
-      walk.candidates.push({ abs: '', file, label, givenSplit, viaLink: true, failure, index: 0 })
-    } else {
-      walk.problems.push({ file, reason: `Not a sound file (${e.name}); it was skipped.`, kind: 'not-audio' })
-    }
-  } else if (e.kind === 'dir') {
-    if (task.depth + 1 >= MAX_DEPTH) return null
-    const child: DirTask = { real: e.real, rel: file, label, givenSplit, depth: task.depth + 1 }
-    if (!e.viaLink) return child
-    walk.linked.push(child)
-  } else if (e.kind === 'other') {
-    walk.problems.push({ file, reason: NOT_REGULAR, kind: 'not-regular' })
-  } else if (isAudioName(e.name)) {
-    walk.candidates.push({ abs: e.real, file, label, givenSplit, viaLink: e.viaLink, index: 0 })
-  } else {
-    walk.problems.push({ file, reason: `Not a sound file (${e.name}); it was skipped.`, kind: 'not-audio' })
-  }
-  return null
-}
-
-async function walkClass(task: DirTask, walk: Walk): Promise<void> {
-  if (walk.visited.has(task.real)) {
-    walk.problems.push({ file: task.rel, reason: LINK_LOOP, kind: 'link-loop' })
-    return
-  }
-  walk.visited.add(task.real)
-  let entries: Entry[]
-  try {
-    entries = await list(task.real, walk)
-  } catch (err) {
-    walk.problems.push({ file: task.rel, reason: folderFailure(err), kind: 'folder' })
-    return
-  }
-  for (const e of entries) {
-    const child = take(e, task, walk)
-    if (child) await walkClass(child, walk)
-  }
-}
-
-/** One candidate per real file: the one reached without a link if any, else the first by name. */
-function dropRepeats(walk: Walk): void {
-  const byReal = new Map<string, Candidate[]>()
-  const kept: Candidate[] = []
-  for (const c of walk.candidates) {
-    if (c.failure) kept.push(c)
-    else byReal.set(c.abs, [...(byReal.get(c.abs) ?? []), c])
-  }
-  for (const group of byReal.values()) {
-    group.sort((a, b) => Number(a.viaLink) - Number(b.viaLink) || byName(a.file, b.file))
-    kept.push(group[0])
-    for (const c of group.slice(1)) {
-      walk.problems.push({
-        file: c.file,
-        reason: `It links to a recording that is already counted (${group[0].file}); it was counted once.`,
-        kind: 'link-repeat',
-      })
-    }
-  }
-  walk.candidates = kept
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`
-}
-
-async function walkRoot(rootAbs: string, rootReal: string): Promise<Walk & { givenSplit: boolean }> {
-  const walk: Walk = {
-    rootReal,
-    rootAbs,
-    candidates: [],
-    classes: new Set(),
-    problems: [],
-    warnings: [],
-    blockers: [],
-    visited: new Set([rootReal]),
-    linked: [],
-  }
-  let top: Entry[]
-  try {
-    top = await list(rootReal, walk)
-  } catch (err) {
-    throw new AppError(
-      'bad_data',
-      `The folder ${rootAbs} could not be opened. ${folderFailure(err).replace(' It was skipped.', '')}`,
-    )
-  }
-  const dirs = top.filter((e): e is Found => e.kind === 'dir')
-  for (const e of top) {
-    if (e.kind === 'outside') walk.problems.push({ file: e.name, reason: OUTSIDE_LINK, kind: 'outside-link' })
-  }
-  const splitDirs = dirs.filter((e) => SPLIT_FOLDERS[e.name.toLowerCase()] !== undefined)
-  const givenSplit = splitDirs.length > 0
-  const loose = top.filter((e) => (e.kind === 'file' || e.kind === 'broken') && isAudioName(e.name))
-  const atTop = (e: Found, label: string, split?: SplitName): DirTask => ({
-    real: e.real,
-    rel: e.name,
-    label,
-    givenSplit: split,
-    depth: 0,
-  })
-
-  if (givenSplit) {
-    const others = dirs.filter((e) => !splitDirs.includes(e))
-    if (others.length > 0) {
-      walk.warnings.push(
-        `${plural(others.length, 'folder')} next to the split folders ${others.length === 1 ? 'was' : 'were'} ignored ` +
-          `(first: ${others[0].name}/). With train/, val/ and test/ at the top, only those are read.`,
-      )
-    }
-    const seen = new Map<SplitName, string>()
-    for (const dir of splitDirs) {
-      const split = SPLIT_FOLDERS[dir.name.toLowerCase()]
-      if (seen.has(split)) {
-        walk.warnings.push(`Both ${seen.get(split)}/ and ${dir.name}/ were found; both are read as the ${split} split.`)
-      }
-      seen.set(split, dir.name)
-      if (walk.visited.has(dir.real)) {
-        walk.problems.push({ file: dir.name, reason: LINK_LOOP, kind: 'link-loop' })
-        continue
-      }
-      walk.visited.add(dir.real)
-      let inner: Entry[]
-      try {
-        inner = await list(dir.real, walk)
-      } catch (err) {
-        walk.problems.push({ file: dir.name, reason: folderFailure(err), kind: 'folder' })
-        continue
-      }
-      for (const e of inner) {
-        if (e.kind === 'outside') {
-          walk.problems.push({ file: `${dir.name}/${e.name}`, reason: OUTSIDE_LINK, kind: 'outside-link' })
-        }
-      }
-      const stray = inner.filter((e) => e.kind !== 'dir' && e.kind !== 'outside' && isAudioName(e.name))
-      if (stray.length > 0) {
-        walk.warnings.push(
-          `${plural(stray.length, 'recording')} directly inside ${dir.name}/ ${stray.length === 1 ? 'was' : 'were'} ` +
-            `ignored (first: ${stray[0].name}): they belong to no class. Move them into a class sub-folder of ${dir.name}/.`,
-        )
-      }
-      for (const cls of inner) {
-        if (cls.kind !== 'dir') continue
-        walk.classes.add(cls.name)
-        const task = { ...atTop(cls, cls.name, split), rel: `${dir.name}/${cls.name}` }
-        if (cls.viaLink) walk.linked.push(task)
-        else await walkClass(task, walk)
-      }
-    }
-  } else {
-    for (const cls of dirs) {
-      walk.classes.add(cls.name)
-      if (cls.viaLink) walk.linked.push(atTop(cls, cls.name))
-      else await walkClass(atTop(cls, cls.name), walk)
-    }
-  }
-  for (let i = 0; i < walk.linked.length; i++) await walkClass(walk.linked[i], walk)
-  dropRepeats(walk)
-
-  if (loose.length > 0 && walk.classes.size === 0) {
-    walk.blockers.push(
-      `The recordings in ${rootAbs} are not in class sub-folders. Tunewise expects one sub-folder per class ` +
-        '(for example yes/ and no/), each holding sound files.',
-    )
-  } else if (loose.length > 0) {
-    walk.warnings.push(
-      `${plural(loose.length, 'recording')} at the top of the folder ${loose.length === 1 ? 'was' : 'were'} ` +
-        `ignored (first: ${loose[0].name}): they belong to no class. Move them into a class sub-folder.`,
-    )
-  }
-
-  const perClass = new Map<string, number>()
-  walk.candidates.sort((a, b) => byName(a.file, b.file))
-  for (const c of walk.candidates) {
-    c.index = perClass.get(c.label) ?? 0
-    perClass.set(c.label, c.index + 1)
-  }
-  return { ...walk, givenSplit }
+/** The folder walk for recordings: which files are read, and the words for what it reports. */
+const SOUND_WALK: WalkRules<ProblemKind> = {
+  isDataFile: isAudioName,
+  otherFile: (name) => ({ reason: `Not a sound file (${name}); it was skipped.`, kind: 'not-audio' }),
+  brokenLink: failureOf,
+  words: {
+    one: 'recording',
+    a: 'a recording',
+    many: 'recordings',
+    layout: '(for example yes/ and no/), each holding sound files',
+  },
 }
 
 function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
@@ -665,34 +375,17 @@ export async function scanAudioDataset(root: string, opts: AudioScanOptions = {}
   const concurrency = opts.concurrency ?? 4
   const clip = { ...DEFAULT_CLIP_SETTINGS, ...opts.clip }
   const decodeOptions: DecodeOptions = { maxSeconds: opts.maxSeconds }
-  const absRoot = resolve(root)
-  let rootStat
-  let rootReal: string
-  try {
-    rootStat = await stat(absRoot)
-    rootReal = await realpath(absRoot)
-  } catch {
-    throw new AppError(
-      'bad_data',
-      `The folder ${absRoot} does not exist. Choose the folder that holds your recordings.`,
-    )
-  }
-  if (!rootStat.isDirectory()) {
-    throw new AppError(
-      'bad_data',
-      `${absRoot} is a file, not a folder. Choose the folder that holds your class sub-folders.`,
-    )
-  }
-
-  const walk = await walkRoot(absRoot, rootReal)
+  const walk = await walkDataset(root, SOUND_WALK)
+  const absRoot = walk.root
+  const problems: Problem[] = walk.problems
   const files: ScannedAudioFile[] = []
   const thumbnails = new Map<string, { file: string; dataUrl: string; index: number }[]>()
-  const total = walk.candidates.length
+  const total = walk.files.length
   let done = 0
   opts.onProgress?.(0, total)
   const fileTimeoutMs = opts.fileTimeoutMs ?? 10_000
 
-  await pool(walk.candidates, concurrency, async (c) => {
+  await pool(walk.files, concurrency, async (c) => {
     if (opts.shouldStop?.()) throw new AppError('cancelled', 'The scan was cancelled.')
     try {
       if (c.failure) throw new SkippedFile(c.failure.reason, c.failure.kind)
@@ -726,19 +419,19 @@ export async function scanAudioDataset(root: string, opts: AudioScanOptions = {}
         }
       }
     } catch (err) {
-      walk.problems.push(failureOf(c.file, err))
+      problems.push(failureOf(c.file, err))
     }
     done++
     opts.onProgress?.(done, total)
   })
 
   files.sort((a, b) => byName(a.file, b.file))
-  walk.problems.sort((a, b) => byName(a.file, b.file))
+  problems.sort((a, b) => byName(a.file, b.file))
   const report = buildReport({
     root: absRoot,
     files,
     classNames: [...walk.classes],
-    problems: walk.problems,
+    problems,
     thumbnails,
     givenSplit: walk.givenSplit,
     minPerClass,

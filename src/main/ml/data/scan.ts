@@ -3,21 +3,23 @@
  * and what could hurt training (one class, empty classes, imbalance, duplicates). A bad file never makes
  * the scan fail; only a missing root folder does.
  *
- * The scan never leaves the chosen folder. Every path it reads is a real path (links resolved) inside the
- * root: a link that leads outside is reported and not followed, each real folder is read once however many
- * links lead to it (so a link to its own parent cannot loop), and a file reached twice counts once. Only
- * regular files are opened, with O_NONBLOCK, so a FIFO or device named `x.png` cannot block the scan.
+ * The scan never leaves the chosen folder: the folder walk (walk.ts, shared with the sound scan) hands it only
+ * real paths inside the root, each file once, and reports links out of the folder, loops and anything that is
+ * not a regular file. Files are then opened with O_NONBLOCK and O_NOFOLLOW and checked to be regular files, so
+ * a FIFO or device named `x.png` cannot block the scan even if it appears between the walk and the read.
  */
 import { createHash } from 'node:crypto'
-import { constants, type Dirent } from 'node:fs'
-import { lstat, open, readdir, readlink, realpath, stat } from 'node:fs/promises'
-import { dirname, join, resolve, sep } from 'node:path'
+import { constants } from 'node:fs'
+import { open } from 'node:fs/promises'
 import type { ClassReport, DatasetReport, ProblemGroup, SoundFileInfo, UnreadableFile } from '../../../shared/types'
 import { AppError } from '../../errors'
 import { decodeImageBuffer, hashBuffer, ImageDecodeError, openImage, readFailure, TINY_IMAGE_SIDE } from './decode'
 import { thumbnailFromBuffer } from './thumbnail'
+import { NOT_REGULAR, type SplitName, walkDataset, type WalkRules } from './walk'
 
-export type SplitName = 'train' | 'val' | 'test'
+export type { SplitName } from './walk'
+/** The folder walk itself, for a scan of another kind of file (the sound scan uses it). */
+export { walkDataset, type DatasetWalk, type WalkRules } from './walk'
 
 export interface ScannedFile {
   /** Path relative to the dataset root, with '/' separators. */
@@ -77,29 +79,6 @@ const IMAGE_EXTENSIONS = new Set([
   '.tiff',
   '.avif',
 ])
-/** Folder names at the top that mean "the split is given". Case-insensitive. */
-const SPLIT_FOLDERS: Record<string, SplitName> = {
-  train: 'train',
-  val: 'val',
-  valid: 'val',
-  validation: 'val',
-  test: 'test',
-}
-/**
- * Files and folders operating systems and archivers drop into folders; not worth a line in the report.
- * Names starting with '.' (.DS_Store, ._photo.jpg AppleDouble files, .git) are skipped as well.
- */
-const SYSTEM_FILES = new Set([
-  'thumbs.db',
-  'ehthumbs.db',
-  'desktop.ini',
-  'icon\r',
-  '__macosx',
-  '$recycle.bin',
-  'system volume information',
-])
-/** Class folders are read this deep at most. Loops are stopped by real path; this bounds a deep tree. */
-const MAX_DEPTH = 8
 /** Files above this size are refused before being read into memory (bytes). */
 const MAX_FILE_BYTES = 512 * 1024 * 1024
 const THUMBNAIL_CAP = 12
@@ -180,11 +159,6 @@ const PROBLEM_KINDS: Record<ProblemKind, { reason: string; action: string }> = {
   },
 }
 
-const OUTSIDE_LINK = 'It links to a place outside the chosen folder; links to outside the folder are not followed.'
-const NOT_REGULAR = 'Not a regular file (a pipe, socket or device); it was not opened.'
-const LINK_LOOP =
-  'It links to a folder that is already read (a loop, or a second way to the same folder); it was read once.'
-
 interface Problem extends UnreadableFile {
   kind: ProblemKind
 }
@@ -199,57 +173,6 @@ class SkippedFile extends Error {
   }
 }
 
-interface Candidate {
-  /** Real path (links resolved), always inside the root; the path that is opened. */
-  abs: string
-  file: string
-  label: string
-  givenSplit?: SplitName
-  /** Reached through a link: when two candidates share a real path, one reached without a link wins. */
-  viaLink: boolean
-  /** Known to fail before any read (a broken link). */
-  failure?: Problem
-  /** Position within its class (by name); the first few get thumbnails. */
-  index: number
-}
-
-/** A folder to read: its real path, and where and under which class it sits in the dataset. */
-interface DirTask {
-  real: string
-  rel: string
-  label: string
-  givenSplit?: SplitName
-  depth: number
-}
-
-interface Walk {
-  /** Real path of the root; nothing outside it is ever read. */
-  rootReal: string
-  /** The root as given (resolved, links not resolved), for wording only. */
-  rootAbs: string
-  candidates: Candidate[]
-  /** Every class folder found, even empty ones. */
-  classes: Set<string>
-  problems: Problem[]
-  warnings: string[]
-  blockers: string[]
-  /** Real paths of folders already read. */
-  visited: Set<string>
-  /** Folders reached through links, read after the plain tree so a folder's own place wins. */
-  linked: DirTask[]
-}
-
-/** An entry that exists inside the root: `real` is its real path. */
-interface Found {
-  name: string
-  kind: 'dir' | 'file' | 'other'
-  real: string
-  viaLink: boolean
-}
-
-/** What one directory entry is, with links resolved (and checked to stay inside the root). */
-type Entry = Found | { name: string; kind: 'outside' } | { name: string; kind: 'broken'; error: unknown }
-
 function extension(name: string): string {
   const dot = name.lastIndexOf('.')
   return dot > 0 ? name.slice(dot).toLowerCase() : ''
@@ -260,68 +183,12 @@ export function isImageName(name: string): boolean {
   return IMAGE_EXTENSIONS.has(extension(name))
 }
 
-function isSkippedSilently(name: string): boolean {
-  return name.startsWith('.') || SYSTEM_FILES.has(name.toLowerCase())
-}
-
 function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-/** Whether `path` (absolute, normalised) is `root` or below it. */
-function isInside(path: string, root: string): boolean {
-  if (path === root) return true
-  return path.startsWith(root.endsWith(sep) ? root : root + sep)
-}
-
-function kindOf(d: { isDirectory(): boolean; isFile(): boolean }): 'dir' | 'file' | 'other' {
-  return d.isDirectory() ? 'dir' : d.isFile() ? 'file' : 'other'
-}
-
-/**
- * Where a link leads, without ever reading outside the root: its real path is computed (which opens
- * nothing) and checked against the root before the target is even stat'ed.
- */
-async function resolveLink(path: string, name: string, walk: Walk): Promise<Entry> {
-  let real: string
-  try {
-    real = await realpath(path)
-  } catch (error) {
-    // Broken, or a circle of links. Word it by where it claims to lead, read from the link itself.
-    try {
-      const target = resolve(dirname(path), await readlink(path))
-      if (!isInside(target, walk.rootReal) && !isInside(target, walk.rootAbs)) return { name, kind: 'outside' }
-    } catch {
-      // Not readable as a link either: reported as broken below.
-    }
-    return { name, kind: 'broken', error }
-  }
-  if (!isInside(real, walk.rootReal)) return { name, kind: 'outside' }
-  try {
-    // The real path has no links left in it: lstat sees the target itself.
-    return { name, kind: kindOf(await lstat(real)), real, viaLink: true }
-  } catch (error) {
-    return { name, kind: 'broken', error }
-  }
-}
-
-/** Lists a real folder sorted by name, hidden and system files left out, links resolved. */
-async function list(dir: string, walk: Walk): Promise<Entry[]> {
-  const entries: Dirent[] = await readdir(dir, { withFileTypes: true })
-  const out: Entry[] = []
-  for (const e of entries.sort((a, b) => byName(a.name, b.name))) {
-    if (isSkippedSilently(e.name)) continue
-    const path = join(dir, e.name)
-    if (e.isSymbolicLink()) out.push(await resolveLink(path, e.name, walk))
-    else out.push({ name: e.name, kind: kindOf(e), real: path, viaLink: false })
-  }
-  return out
-}
-
-function folderFailure(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException | null)?.code
-  if (code === 'EACCES' || code === 'EPERM') return 'The folder could not be opened: permission denied. It was skipped.'
-  return `The folder could not be read (${code ?? 'unknown error'}). It was skipped.`
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`
 }
 
 /** The kind of a failure while opening, reading or decoding a file. */
@@ -349,206 +216,12 @@ function failureOf(file: string, err: unknown): Problem {
   return { file, reason: readFailure(file, err).reason, kind }
 }
 
-/**
- * Files an entry of a class folder, or reports why it was not. Folders are returned for the caller to
- * read; those reached through a link wait until the plain tree is read.
- */
-function take(e: Entry, task: DirTask, walk: Walk): DirTask | null {
-  const file = `${task.rel}/${e.name}`
-  const { label, givenSplit } = task
-  if (e.kind === 'outside') {
-    walk.problems.push({ file, reason: OUTSIDE_LINK, kind: 'outside-link' })
-  } else if (e.kind === 'broken') {
-    if (isImageName(e.name)) {
-      const failure = failureOf(file, e.error)
-      walk.candidates.push({ abs: '', file, label, givenSplit, viaLink: true, failure, index: 0 })
-    } else {
-      walk.problems.push({ file, reason: `Not an image file (${e.name}); it was skipped.`, kind: 'not-image' })
-    }
-  } else if (e.kind === 'dir') {
-    if (task.depth + 1 >= MAX_DEPTH) return null
-    const child: DirTask = { real: e.real, rel: file, label, givenSplit, depth: task.depth + 1 }
-    if (!e.viaLink) return child
-    walk.linked.push(child)
-  } else if (e.kind === 'other') {
-    walk.problems.push({ file, reason: NOT_REGULAR, kind: 'not-regular' })
-  } else if (isImageName(e.name)) {
-    walk.candidates.push({ abs: e.real, file, label, givenSplit, viaLink: e.viaLink, index: 0 })
-  } else {
-    walk.problems.push({ file, reason: `Not an image file (${e.name}); it was skipped.`, kind: 'not-image' })
-  }
-  return null
-}
-
-/** Collects the images of one class folder, including nested sub-folders, each real folder once. */
-async function walkClass(task: DirTask, walk: Walk): Promise<void> {
-  if (walk.visited.has(task.real)) {
-    walk.problems.push({ file: task.rel, reason: LINK_LOOP, kind: 'link-loop' })
-    return
-  }
-  walk.visited.add(task.real)
-  let entries: Entry[]
-  try {
-    entries = await list(task.real, walk)
-  } catch (err) {
-    walk.problems.push({ file: task.rel, reason: folderFailure(err), kind: 'folder' })
-    return
-  }
-  for (const e of entries) {
-    const child = take(e, task, walk)
-    if (child) await walkClass(child, walk)
-  }
-}
-
-/** Reads the folders reached through links, after the plain tree; each may lead to further links. */
-async function walkLinked(walk: Walk): Promise<void> {
-  for (let i = 0; i < walk.linked.length; i++) await walkClass(walk.linked[i], walk)
-}
-
-/**
- * Keeps one candidate per real file: the one reached without a link if there is one, else the first by
- * name. The others are noted, so a link to an image (or a folder of images) never counts it twice.
- */
-function dropRepeats(walk: Walk): void {
-  const byReal = new Map<string, Candidate[]>()
-  const kept: Candidate[] = []
-  for (const c of walk.candidates) {
-    if (c.failure) kept.push(c)
-    else byReal.set(c.abs, [...(byReal.get(c.abs) ?? []), c])
-  }
-  for (const group of byReal.values()) {
-    group.sort((a, b) => Number(a.viaLink) - Number(b.viaLink) || byName(a.file, b.file))
-    kept.push(group[0])
-    for (const c of group.slice(1)) {
-      walk.problems.push({
-        file: c.file,
-        reason: `It links to an image that is already counted (${group[0].file}); it was counted once.`,
-        kind: 'link-repeat',
-      })
-    }
-  }
-  walk.candidates = kept
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n} ${n === 1 ? one : many}`
-}
-
-/** Finds classes (and a given split) under `root`, without reading any image yet. */
-async function walkRoot(rootAbs: string, rootReal: string): Promise<Walk & { givenSplit: boolean }> {
-  const walk: Walk = {
-    rootReal,
-    rootAbs,
-    candidates: [],
-    classes: new Set(),
-    problems: [],
-    warnings: [],
-    blockers: [],
-    visited: new Set([rootReal]),
-    linked: [],
-  }
-  let top: Entry[]
-  try {
-    top = await list(rootReal, walk)
-  } catch (err) {
-    throw new AppError(
-      'bad_data',
-      `The folder ${rootAbs} could not be opened. ${folderFailure(err).replace(' It was skipped.', '')}`,
-    )
-  }
-  const dirs = top.filter((e): e is Found => e.kind === 'dir')
-  for (const e of top) {
-    if (e.kind === 'outside') walk.problems.push({ file: e.name, reason: OUTSIDE_LINK, kind: 'outside-link' })
-  }
-  const splitDirs = dirs.filter((e) => SPLIT_FOLDERS[e.name.toLowerCase()] !== undefined)
-  const givenSplit = splitDirs.length > 0
-  // A broken link at the top counts as a loose file, as it would have been one.
-  const looseImages = top.filter((e) => (e.kind === 'file' || e.kind === 'broken') && isImageName(e.name))
-  const atTop = (e: Found, label: string, split?: SplitName): DirTask => ({
-    real: e.real,
-    rel: e.name,
-    label,
-    givenSplit: split,
-    depth: 0,
-  })
-
-  if (givenSplit) {
-    const others = dirs.filter((e) => !splitDirs.includes(e))
-    if (others.length > 0) {
-      walk.warnings.push(
-        `${plural(others.length, 'folder')} next to the split folders ${others.length === 1 ? 'was' : 'were'} ignored ` +
-          `(first: ${others[0].name}/). With train/, val/ and test/ at the top, only those are read.`,
-      )
-    }
-    const seen = new Map<SplitName, string>()
-    for (const dir of splitDirs) {
-      const split = SPLIT_FOLDERS[dir.name.toLowerCase()]
-      if (seen.has(split)) {
-        walk.warnings.push(`Both ${seen.get(split)}/ and ${dir.name}/ were found; both are read as the ${split} split.`)
-      }
-      seen.set(split, dir.name)
-      if (walk.visited.has(dir.real)) {
-        walk.problems.push({ file: dir.name, reason: LINK_LOOP, kind: 'link-loop' })
-        continue
-      }
-      walk.visited.add(dir.real)
-      let inner: Entry[]
-      try {
-        inner = await list(dir.real, walk)
-      } catch (err) {
-        walk.problems.push({ file: dir.name, reason: folderFailure(err), kind: 'folder' })
-        continue
-      }
-      for (const e of inner) {
-        if (e.kind === 'outside') {
-          walk.problems.push({ file: `${dir.name}/${e.name}`, reason: OUTSIDE_LINK, kind: 'outside-link' })
-        }
-      }
-      const stray = inner.filter((e) => e.kind !== 'dir' && e.kind !== 'outside' && isImageName(e.name))
-      if (stray.length > 0) {
-        walk.warnings.push(
-          `${plural(stray.length, 'image')} directly inside ${dir.name}/ ${stray.length === 1 ? 'was' : 'were'} ignored ` +
-            `(first: ${stray[0].name}): they belong to no class. Move them into a class sub-folder of ${dir.name}/.`,
-        )
-      }
-      for (const cls of inner) {
-        if (cls.kind !== 'dir') continue
-        walk.classes.add(cls.name)
-        const task = { ...atTop(cls, cls.name, split), rel: `${dir.name}/${cls.name}` }
-        if (cls.viaLink) walk.linked.push(task)
-        else await walkClass(task, walk)
-      }
-    }
-  } else {
-    for (const cls of dirs) {
-      walk.classes.add(cls.name)
-      if (cls.viaLink) walk.linked.push(atTop(cls, cls.name))
-      else await walkClass(atTop(cls, cls.name), walk)
-    }
-  }
-  await walkLinked(walk)
-  dropRepeats(walk)
-
-  if (looseImages.length > 0 && walk.classes.size === 0) {
-    walk.blockers.push(
-      `The images in ${rootAbs} are not in class sub-folders. Tunewise expects one sub-folder per class ` +
-        '(for example cats/ and dogs/), each holding images.',
-    )
-  } else if (looseImages.length > 0) {
-    walk.warnings.push(
-      `${plural(looseImages.length, 'image')} at the top of the folder ${looseImages.length === 1 ? 'was' : 'were'} ` +
-        `ignored (first: ${looseImages[0].name}): they belong to no class. Move them into a class sub-folder.`,
-    )
-  }
-
-  // Thumbnails go to the first files of each class by name, so they are the same on every scan.
-  const perClass = new Map<string, number>()
-  walk.candidates.sort((a, b) => byName(a.file, b.file))
-  for (const c of walk.candidates) {
-    c.index = perClass.get(c.label) ?? 0
-    perClass.set(c.label, c.index + 1)
-  }
-  return { ...walk, givenSplit }
+/** The folder walk for images: which files are read, and the words for what it reports. */
+const IMAGE_WALK: WalkRules<ProblemKind> = {
+  isDataFile: isImageName,
+  otherFile: (name) => ({ reason: `Not an image file (${name}); it was skipped.`, kind: 'not-image' }),
+  brokenLink: failureOf,
+  words: { one: 'image', a: 'an image', many: 'images', layout: '(for example cats/ and dogs/), each holding images' },
 }
 
 /**
@@ -742,32 +415,18 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
   const thumbsPerClass = Math.max(0, Math.min(THUMBNAIL_CAP, opts.thumbnails ?? 8))
   const minPerClass = opts.minPerClass ?? 5
   const concurrency = opts.concurrency ?? 4
-  const absRoot = resolve(root)
-  let rootStat
-  let rootReal: string
-  try {
-    rootStat = await stat(absRoot)
-    rootReal = await realpath(absRoot)
-  } catch {
-    throw new AppError('bad_data', `The folder ${absRoot} does not exist. Choose the folder that holds your images.`)
-  }
-  if (!rootStat.isDirectory()) {
-    throw new AppError(
-      'bad_data',
-      `${absRoot} is a file, not a folder. Choose the folder that holds your class sub-folders.`,
-    )
-  }
-
-  const walk = await walkRoot(absRoot, rootReal)
+  const walk = await walkDataset(root, IMAGE_WALK)
+  const absRoot = walk.root
   const files: ScannedFile[] = []
   const thumbnails = new Map<string, { file: string; dataUrl: string; index: number }[]>()
   const tinyImages: string[] = []
-  const total = walk.candidates.length
+  const problems: Problem[] = walk.problems
+  const total = walk.files.length
   let done = 0
   opts.onProgress?.(0, total)
 
   const fileTimeoutMs = opts.fileTimeoutMs ?? 10_000
-  await pool(walk.candidates, concurrency, async (c) => {
+  await pool(walk.files, concurrency, async (c) => {
     if (opts.shouldStop?.()) throw new AppError('cancelled', 'The scan was cancelled.')
     try {
       if (c.failure) throw new SkippedFile(c.failure.reason, c.failure.kind)
@@ -797,19 +456,19 @@ export async function scanDataset(root: string, opts: ScanOptions = {}): Promise
         }
       }
     } catch (err) {
-      walk.problems.push(failureOf(c.file, err))
+      problems.push(failureOf(c.file, err))
     }
     done++
     opts.onProgress?.(done, total)
   })
 
   files.sort((a, b) => byName(a.file, b.file))
-  walk.problems.sort((a, b) => byName(a.file, b.file))
+  problems.sort((a, b) => byName(a.file, b.file))
   const report = buildReport({
     root: absRoot,
     files,
     classNames: [...walk.classes],
-    problems: walk.problems,
+    problems,
     thumbnails,
     givenSplit: walk.givenSplit,
     minPerClass,

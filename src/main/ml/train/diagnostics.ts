@@ -1,27 +1,37 @@
 /**
  * Two diagnostics that run on the frozen base's cached features, in seconds: a learning-rate range
  * test (train the head briefly while the rate grows exponentially, watch the loss) and a search for
- * possibly mislabelled images (out-of-fold predictions of k heads: an image whose own label gets a
+ * possibly mislabelled examples (out-of-fold predictions of k heads: an example whose own label gets a
  * low probability from a head that never saw it is suspect — the self-confidence ranking of
  * confident learning). Pure Node; runs as tasks in a worker.
+ *
+ * Images and sound clips alike: the features come from the same extraction as training (`inputBatch`,
+ * `FeatureOptions.audio` from `audioInputSpec`), with the same cache keys, so a run that already extracted
+ * them costs the diagnostics no forward pass. Sound augmentation does not apply here: the diagnostics read the
+ * plain clips, as a run with augmentation off would.
  */
 import type { LayersModel, Tensor } from '@tensorflow/tfjs'
 import type { RunConfig } from '../../../shared/run-config'
 import { AppError } from '../../errors'
-import { getTf } from '../backend'
+import { getTf, inferenceBatch } from '../backend'
 import { baseFeaturesKey } from '../data/cache-key'
 import { cacheDir as cacheDirOf, featureCacheDir } from '../layout'
 import { loadBaseModel, type LoadedModel } from '../models/load'
+import { audioInputSpec } from './audio-inputs'
 import { extractFeatures } from './features'
 import { buildHead, compileHead, disposeOptimizer, setLearningRate } from './head'
 import { LinearHeadTrainer, type LinearHeadData } from './linear-head'
 import { makeRng, permutation } from './random'
 
 export interface DiagnosticsInput {
+  /** The run's settings; `dataKind` 'audio' makes the examples clips, drawn with its sound settings. */
   config: RunConfig
   dataDir: string
   datasetPath: string
-  /** The images to use and their labels (the run's training split for the LR test; all for suspects). */
+  /**
+   * The examples to use and their labels (the run's training split for the LR test; all for suspects): image
+   * files, or for sound the clip ids the run's split gives (`file#t=a,b`).
+   */
   examples: { file: string; label: string }[]
   labels: string[]
 }
@@ -33,7 +43,10 @@ export interface DiagnosticsIo {
   loadModel?: (modelId: string, dataDir: string) => Promise<LoadedModel>
 }
 
-/** The base's feature vectors for the examples (from the shared disk cache when present). */
+/**
+ * The base's feature vectors for the examples (from the shared disk cache when present): the same options as a
+ * run's phase-1 extraction (`extractionOptions` in phase.ts), so the cache keys match.
+ */
 export async function cachedFeatures(
   input: DiagnosticsInput,
   io: DiagnosticsIo,
@@ -53,9 +66,12 @@ export async function cachedFeatures(
         root: input.datasetPath,
         inputSize: loaded.inputSize,
         preprocess: loaded.preprocess,
-        batchSize: 16,
+        // 4 on WASM and plain JS: bigger batches only cost memory there (backend.ts).
+        batchSize: inferenceBatch(),
         cacheDir: featureCacheDir(cacheDirOf(input.dataDir)),
         modelKey: baseFeaturesKey(loaded.base, loaded.card.id),
+        // Sound: the examples are clips, drawn as spectrograms with the run's settings (absent for images).
+        audio: audioInputSpec(input.config),
         shouldStop: () => io.shouldStop(),
         onProgress: io.onProgress,
       },
@@ -235,7 +251,7 @@ async function tfjsFold(
 export interface Suspect {
   /** Index into the examples. */
   index: number
-  /** Probability a head that never saw the image gives its own label. */
+  /** Probability a head that never saw the example gives its own label. */
   givenProbability: number
   /** The class that head chose instead. */
   predicted: number
@@ -245,7 +261,7 @@ export interface Suspect {
 
 /**
  * Out-of-fold predictions of `folds` heads (each trained `epochs` epochs on the other folds); the
- * images whose own label gets the lowest probability, where another class won, first.
+ * examples whose own label gets the lowest probability, where another class won, first.
  */
 export async function suspectLabels(
   feats: { x: Float32Array; dim: number; y: number[] },
