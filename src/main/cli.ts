@@ -42,7 +42,7 @@ const DEFAULT_MODEL = 'mobilenet-v2-nsfwjs'
 const HELP = `Tunewise command line
 
   npm run tunewise -- models                      list the model catalogue
-  npm run tunewise -- inspect DIR                 report on an image folder (one sub-folder per class)
+  npm run tunewise -- inspect DIR                 report on a folder of images or recordings (one sub-folder per class)
   npm run tunewise -- inspect MODEL_ID            a model's card and its layers, block by block
   npm run tunewise -- train --data DIR [--model ID] [--config run.json] [--json]
   npm run tunewise -- lr-find --data DIR [--model ID] [--config run.json] [--json]   suggest a learning rate
@@ -128,7 +128,7 @@ async function inspectModel(svc: Services, id: string, json: boolean): Promise<n
   if (!card)
     throw new AppError(
       'not_found',
-      `'${id}' is neither a folder nor a model id. Give an image folder, or a model id: run ${MODELS_COMMAND} to list them.`,
+      `'${id}' is neither a folder nor a model id. Give a data folder, or a model id: run ${MODELS_COMMAND} to list them.`,
     )
   let layers: LayerInfo[] | null = null
   let noLayers: string | null = null
@@ -173,7 +173,7 @@ function loadConfig(file: string, defaults: RunConfig, overrides: Partial<RunCon
 /** The learning-rate range test for a folder and settings, as the Hyperparameters step runs it. */
 async function lrFind(svc: Services, args: Args, json: boolean): Promise<number> {
   const data = args.flags.data
-  if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the image folder: lr-find --data DIR')
+  if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the data folder: lr-find --data DIR')
   const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(data) })
   if (report.blockers.length)
     throw new AppError('invalid_input', `Cannot train on ${report.path}: ${report.blockers.join(' ')}`)
@@ -199,7 +199,7 @@ async function lrFind(svc: Services, args: Args, json: boolean): Promise<number>
 
 async function train(svc: Services, args: Args, json: boolean): Promise<number> {
   const data = args.flags.data
-  if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the image folder: train --data DIR')
+  if (typeof data !== 'string') throw new AppError('invalid_input', 'Give the data folder: train --data DIR')
   const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(data) })
   if (!json) printReport(report)
   if (report.blockers.length)
@@ -418,7 +418,7 @@ async function main(argv: string[]): Promise<number> {
         if (!rest[0])
           throw new AppError(
             'invalid_input',
-            `Give an image folder or a model id: inspect DIR, or inspect MODEL_ID (${MODELS_COMMAND} lists them).`,
+            `Give a data folder or a model id: inspect DIR, or inspect MODEL_ID (${MODELS_COMMAND} lists them).`,
           )
         if (inspectsModel) return await inspectModel(svc, rest[0], json)
         const report = await call<DatasetReport>(svc, 'datasets:import', { path: resolve(rest[0]) })

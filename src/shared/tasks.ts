@@ -223,7 +223,7 @@ export const taskKinds: readonly TaskKind[] = [
 export const taskLabels: Record<TaskKind, string> = {
   scan: 'Reading a folder',
   'lr-find': 'Looking for a good learning rate',
-  suspects: 'Looking for mislabelled images',
+  suspects: 'Looking for mislabelled examples',
   train: 'Training',
   extract: 'Reading images',
   probe: 'Measuring this machine’s speed',
