@@ -114,6 +114,21 @@ describe('a sound dataset in the store', () => {
     expect(oneSecond.warnings.join(' ')).not.toMatch(/\bimages?\b/)
   })
 
+  it('excludes a named clip as its whole recording, and restores it the same way', async () => {
+    const report = await store.import(join(base, 'sounds'))
+    const ratios = { train: 0.5, val: 0.25, test: 0.25, seed: 5 }
+    const clips = store.split(report.id, ratios).assignment.map((a) => a.file)
+    const longClip = clips.find((f) => f.startsWith('low/long.wav#t=1,'))!
+    expect(longClip).toBeDefined()
+    const excluded = store.exclude(report.id, [longClip], [], false)
+    expect(excluded.excludedFiles).toEqual(['low/long.wav'])
+    // All three clips of the recording leave the split, nothing else does.
+    const left = store.split(report.id, ratios).assignment.map((a) => a.file)
+    expect(left).toHaveLength(clips.length - 3)
+    expect(left.filter((f) => f.startsWith('low/long.wav'))).toEqual([])
+    expect(store.exclude(report.id, ['low/long.wav#t=0,1'], [], true).excludedFiles).toEqual([])
+  })
+
   it('draws a clip by id as a spectrogram picture, and only clips of its own recordings', async () => {
     const report = await store.import(join(base, 'sounds'))
     const [first, third, stranger, escape] = await store.thumbnails(report.id, [

@@ -192,14 +192,17 @@ export class DatasetStore {
   /**
    * Excludes (or restores) files and classes; recomputes what blocks training. Linear in the sizes
    * of the lists (up to 100,000 names a call). Order is stable: names already excluded keep their
-   * place, restored ones just drop out, new ones follow in the order given, each once.
+   * place, restored ones just drop out, new ones follow in the order given, each once. In a sound dataset a
+   * clip (`rec.wav#t=1,2`, what the mislabel search and Results name) stands for its recording: a split never
+   * separates a recording's clips, so a recording is excluded whole.
    */
   exclude(id: string, files: string[], classes: string[], restore: boolean): DatasetReport {
     const report = this.get(id)
     const edit = restore ? withoutItems : withItems
+    const names = report.kind === 'audio' ? files.map((f) => clipRef(f).file) : files
     const next: DatasetReport = {
       ...report,
-      excludedFiles: edit(report.excludedFiles, files),
+      excludedFiles: edit(report.excludedFiles, names),
       excludedClasses: edit(report.excludedClasses, classes),
     }
     const updated = this.applyExclusions(next, this.files(id))
