@@ -283,7 +283,15 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
   const interval = (ev: typeof test) => {
     if (!ev) return null
     const i = accuracyOf(ev)
-    return { low: i.low, high: i.high, correct: i.successes, images: i.trials }
+    // `images` counts examples (clips for sound); `recordings` is set when clips share recordings and the
+    // interval counts recordings' worth of evidence (src/shared/stats.ts clusteredWilson).
+    return {
+      low: i.low,
+      high: i.high,
+      correct: i.successes,
+      images: i.trials,
+      ...(i.clustered ? { recordings: i.clustered.units } : {}),
+    }
   }
   if (json) {
     console.log(

@@ -269,7 +269,7 @@ export const glossary = {
   ),
   interval: entry(
     '95 % interval',
-    'The range the true score likely lies in, given how few images measured it; more images make it narrower.',
+    'The range the true score likely lies in, given how few examples measured it (for sound, how few recordings); more make it narrower.',
     ['interval', 'confidence interval', 'likely range', '95% interval'],
   ),
   'chance-level': entry(

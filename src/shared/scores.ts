@@ -1,10 +1,62 @@
 /**
  * One definition per number Tunewise shows about a run, used by the Train and Results screens,
- * History, Compare, the CLI and the exported model card. Every score is a proportion of images,
- * so each carries its 95 % interval (src/shared/stats.ts). Pure TypeScript.
+ * History, Compare, the CLI and the exported model card. Every score is a proportion of examples
+ * (images, or clips of recordings), so each carries its 95 % interval (src/shared/stats.ts); clips of one
+ * recording count as one unit of evidence. Pure TypeScript.
  */
-import { wilson, type Interval } from './stats'
+import { clusteredWilson, wilson, type Interval, type UnitCount } from './stats'
 import type { Evaluation } from './types'
+
+/**
+ * The independent unit an example belongs to: a clip (`rec.wav#t=1,2`) is one of its recording's clips, an
+ * image is its own unit.
+ */
+export function exampleUnit(file: string): string {
+  return file.replace(/#t=\d+(?:\.\d+)?,\d+(?:\.\d+)?$/, '')
+}
+
+type Scored = Pick<Evaluation, 'confusion'> & Partial<Pick<Evaluation, 'predictions'>>
+
+/**
+ * Right answers per unit among the predictions `keep` selects, or null when every unit holds one example (or
+ * the predictions are not all there): then the plain Wilson interval on the confusion counts is the answer.
+ */
+function unitCounts(
+  ev: Scored,
+  total: number,
+  keep: (p: Evaluation['predictions'][number]) => boolean,
+): UnitCount[] | null {
+  const all = ev.predictions
+  if (!all || all.length !== correctOf(ev).total) return null
+  const units = new Map<string, UnitCount>()
+  let kept = 0
+  for (const p of all) {
+    if (!keep(p)) continue
+    kept++
+    const key = exampleUnit(p.file)
+    const u = units.get(key) ?? { successes: 0, trials: 0 }
+    u.trials++
+    if (p.predicted === p.trueLabel) u.successes++
+    units.set(key, u)
+  }
+  if (kept !== total || units.size === kept) return null
+  return [...units.values()]
+}
+
+/**
+ * A proportion of examples with its 95 % interval: Wilson's, or `clusteredWilson` when examples share a unit
+ * (clips of one recording), so the interval counts recordings' worth of evidence, not clips'.
+ */
+function proportion(
+  ev: Scored,
+  successes: number,
+  trials: number,
+  keep: (p: Evaluation['predictions'][number]) => boolean,
+): Interval {
+  const units = trials > 0 ? unitCounts(ev, trials, keep) : null
+  if (!units) return wilson(successes, trials)
+  return clusteredWilson(units)
+}
 
 /** What each shown score means, in one sentence (tooltips, the card, the CLI's help). */
 export const scoreMeanings = {
@@ -28,23 +80,29 @@ export function correctOf(ev: Pick<Evaluation, 'confusion'>): { correct: number;
   return { correct, total }
 }
 
-/** Accuracy of an evaluation with its 95 % interval. */
-export function accuracyOf(ev: Pick<Evaluation, 'confusion'>): Interval {
+/**
+ * Accuracy of an evaluation with its 95 % interval. With the evaluation's predictions, clips of one recording
+ * count as one unit of evidence (`clusteredWilson`); images are always independent.
+ */
+export function accuracyOf(ev: Scored): Interval {
   const { correct, total } = correctOf(ev)
-  return wilson(correct, total)
+  return proportion(ev, correct, total, () => true)
 }
 
 /** Recall of each class with its 95 % interval (the class's row of the confusion matrix). */
-export function recallsOf(ev: Pick<Evaluation, 'confusion' | 'labels'>): { label: string; recall: Interval }[] {
+export function recallsOf(ev: Scored & Pick<Evaluation, 'labels'>): { label: string; recall: Interval }[] {
   return ev.labels.map((label, i) => {
     const row = ev.confusion[i] ?? []
-    return {
-      label,
-      recall: wilson(
-        row[i] ?? 0,
-        row.reduce((a, b) => a + b, 0),
-      ),
-    }
+    const support = row.reduce((a, b) => a + b, 0)
+    return { label, recall: proportion(ev, row[i] ?? 0, support, (p) => p.trueLabel === label) }
+  })
+}
+
+/** Precision of each class with its 95 % interval (the class's column of the confusion matrix). */
+export function precisionsOf(ev: Scored & Pick<Evaluation, 'labels'>): { label: string; precision: Interval }[] {
+  return ev.labels.map((label, j) => {
+    const said = ev.confusion.reduce((a, row) => a + (row[j] ?? 0), 0)
+    return { label, precision: proportion(ev, ev.confusion[j]?.[j] ?? 0, said, (p) => p.predicted === label) }
   })
 }
 
@@ -66,6 +124,8 @@ export function uncertaintyText(i: Interval): string {
   const width = i.high - i.low
   const pct = (x: number): string => `${Math.round(x * 100)} %`
   const range = `between ${pct(i.low)} and ${pct(i.high)}`
-  if (i.trials === 0) return 'no images to measure it on'
-  return width > 0.1 ? `${range} — more test images would narrow it` : range
+  if (i.trials === 0) return 'no examples to measure it on'
+  // Clips of one recording are not independent checks: more recordings narrow it, not longer ones.
+  const more = i.clustered ? 'more test recordings' : 'more test images'
+  return width > 0.1 ? `${range} — ${more} would narrow it` : range
 }

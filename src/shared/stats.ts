@@ -14,6 +14,11 @@ export interface Interval {
   high: number
   successes: number
   trials: number
+  /**
+   * Set when the trials come in groups that are not independent (the clips of one recording): the number of
+   * groups, and the trials' worth of independent evidence the interval was computed from (see `clusteredWilson`).
+   */
+  clustered?: { units: number; effectiveTrials: number }
 }
 
 /**
@@ -35,6 +40,37 @@ export function wilson(successes: number, trials: number, z = Z95): Interval {
     successes,
     trials,
   }
+}
+
+/** Trials that belong together (the clips of one recording) and how many of them were right. */
+export interface UnitCount {
+  successes: number
+  trials: number
+}
+
+/**
+ * The 95 % interval of a proportion whose trials come in groups (units) that are not independent: the clips
+ * of one recording sound alike, so ten clips of one recording are not ten independent checks. The interval is
+ * Wilson's on the effective number of trials n / deff (Kish's design effect; Korn & Graubard 1998 use the same
+ * effective size for survey proportions), with the variance of the proportion estimated across units, not
+ * trials (the cluster-robust variance of a ratio, with its k/(k−1) small-sample factor). When every unit is
+ * all right or all wrong the evidence is the units themselves (n_eff = k); n_eff never exceeds n. One trial a
+ * unit is exactly `wilson`.
+ */
+export function clusteredWilson(units: readonly UnitCount[], z = Z95): Interval {
+  const used = units.filter((u) => u.trials > 0)
+  const n = used.reduce((a, u) => a + u.trials, 0)
+  const successes = used.reduce((a, u) => a + u.successes, 0)
+  const k = used.length
+  if (k === n) return wilson(successes, n, z)
+  const p = successes / n
+  let spread = 0
+  for (const u of used) spread += (u.successes - p * u.trials) ** 2
+  const variance = k > 1 ? ((k / (k - 1)) * spread) / (n * n) : Infinity
+  const effective =
+    k === 1 ? 1 : variance === 0 ? (p === 0 || p === 1 ? k : n) : Math.min(n, Math.max(1, (p * (1 - p)) / variance))
+  const w = wilson(p * effective, effective, z)
+  return { ...w, value: p, successes, trials: n, clustered: { units: k, effectiveTrials: effective } }
 }
 
 /** "between 72 % and 95 %", whole percents (one decimal when the interval is narrower than 2 points). */

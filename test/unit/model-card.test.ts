@@ -18,6 +18,7 @@ import { catalogue, licenseFromName } from '../../src/main/ml/models/catalogue'
 import { draftImportedCard, frontMatterScalars, type ImportFacts } from '../../src/main/ml/models/import'
 import { completeCard } from '../../src/main/ml/models/load'
 import { defaultRunConfig } from '../../src/shared/run-config'
+import { accuracyOf } from '../../src/shared/scores'
 import { describeInterval, wilson } from '../../src/shared/stats'
 import type { Evaluation, ModelCard, RunCard } from '../../src/shared/types'
 
@@ -360,6 +361,28 @@ describe('the card of a sound run', () => {
     expect(fn).not.toMatch(/require\(|import /)
     expect(section(card, 'usage')).toContain('decodeAudioData')
     expect(section(card, 'usage')).toContain('readWav')
+  })
+
+  it('states the intervals over recordings when clips share them', () => {
+    // The same confusion matrix, each class's 10 clips from 2 recordings of 5: far less evidence than 30 clips.
+    const predictions = labels.flatMap((t, i) =>
+      labels
+        .flatMap((p, j) =>
+          Array.from({ length: confusion[i]![j]! }, () => ({ trueLabel: t, predicted: p, confidence: 0.9 })),
+        )
+        .map((x, k) => ({ ...x, file: `${t}/rec${k < 5 ? 1 : 2}.wav#t=${k % 5},${(k % 5) + 1}` })),
+    )
+    const run = { ...soundInput().run, evaluations: [{ ...evaluation, predictions }] }
+    const clustered = buildRunCard(soundInput({ run }))
+    const results = section(clustered, 'results')
+    expect(results).toContain('(25 of 30 from 6 recordings)')
+    expect(results).toContain('counts the recordings, not the clips')
+    const interval = accuracyOf(run.evaluations[0]!)
+    expect(interval.clustered!.units).toBe(6)
+    expect(results).toContain(describeInterval(interval))
+    expect(describeInterval(interval)).not.toBe(describeInterval(wilson(25, 30)))
+    // Without shared recordings the card keeps the plain interval.
+    expect(section(card, 'results')).toContain(`(25 of 30), 95 % interval ${describeInterval(wilson(25, 30))}`)
   })
 
   it('is always the TF.js card: Teachable Machine cannot carry a sound model', () => {

@@ -7,7 +7,8 @@
  */
 import { defaultRunConfig, field, fieldList, getPath } from '../../../shared/run-config'
 import { describeStrategy } from '../../../shared/run-rules'
-import { describeInterval, wilson } from '../../../shared/stats'
+import { describeInterval, type Interval } from '../../../shared/stats'
+import { accuracyOf, precisionsOf, recallsOf } from '../../../shared/scores'
 import type { ExportCardFacts } from '../../../shared/tasks'
 import type { CardBlock, CardSection, Evaluation, ExportFormat, RunCard, RunDetail } from '../../../shared/types'
 import type { AudioInputSpec } from '../audio/source'
@@ -106,10 +107,10 @@ export function changedSettings(
 }
 
 /** The score and its interval in one phrase: "87.5 % (35 of 40), 95 % interval between 73 % and 95 %". */
-function scored(successes: number, trials: number, many = 'images'): string {
-  if (trials === 0) return `no ${many}`
-  const i = wilson(successes, trials)
-  return `${pct(successes / trials)} (${successes} of ${trials}), 95 % interval ${describeInterval(i)}`
+function scored(i: Interval, many = 'images'): string {
+  if (i.trials === 0) return `no ${many}`
+  const units = i.clustered ? ` from ${plural(i.clustered.units, 'recording')}` : ''
+  return `${pct(i.successes / i.trials)} (${i.successes} of ${i.trials}${units}), 95 % interval ${describeInterval(i)}`
 }
 
 function xml(text: string): string {
@@ -421,7 +422,6 @@ export function buildRunCard(input: RunCardInput): RunCard {
   const ev = reportedEvaluation(run)
   const labels = ev?.labels ?? input.splitCounts?.map((c) => c.label) ?? []
   const splitWord = ev?.split === 'val' ? 'validation' : 'test'
-  const correct = ev ? ev.confusion.reduce((s, row, i) => s + (row[i] ?? 0), 0) : 0
   const n = ev ? ev.confusion.reduce((s, row) => s + row.reduce((a, b) => a + b, 0), 0) : 0
   const accuracy = run.testAccuracy ?? ev?.accuracy ?? null
   // Teachable Machine's format cannot carry a sound model (the export refuses it): a sound card is always TF.js's.
@@ -537,11 +537,16 @@ export function buildRunCard(input: RunCardInput): RunCard {
     resultBlocks.push({
       kind: 'paragraph',
       text:
-        `${splitWord === 'test' ? 'Test' : 'Validation'} accuracy: ${scored(correct, n, many)}, on ${splitWord} ${many} the model never learned from. ` +
+        `${splitWord === 'test' ? 'Test' : 'Validation'} accuracy: ${scored(accuracyOf(ev), many)}, on ${splitWord} ${many} the model never learned from. ` +
         `The interval is where the accuracy on more ${many} like these most likely lies (95 % Wilson interval): ` +
-        `with few ${many} it is wide.`,
+        `with few ${many} it is wide.` +
+        (accuracyOf(ev).clustered
+          ? ' Clips of one recording sound alike, so the interval counts the recordings, not the clips, as the evidence.'
+          : ''),
     })
     const predicted = ev.labels.map((_, j) => ev.confusion.reduce((s, row) => s + (row[j] ?? 0), 0))
+    const recalls = recallsOf(ev)
+    const precisions = precisionsOf(ev)
     resultBlocks.push({
       kind: 'table',
       header: [
@@ -557,8 +562,8 @@ export function buildRunCard(input: RunCardInput): RunCard {
       rows: ev.labels.map((label, i) => {
         const tp = ev.confusion[i]?.[i] ?? 0
         const support = ev.confusion[i]?.reduce((a, b) => a + b, 0) ?? 0
-        const r = wilson(tp, support)
-        const p = wilson(tp, predicted[i])
+        const r = recalls[i]!.recall
+        const p = precisions[i]!.precision
         const f1 = ev.perClass.find((c) => c.label === label)?.f1 ?? 0
         return [
           label,
@@ -598,6 +603,7 @@ export function buildRunCard(input: RunCardInput): RunCard {
 
   const weakest: string[] = []
   if (ev) {
+    const recalls = recallsOf(ev)
     const rows = ev.labels
       .map((label, i) => {
         const row = ev.confusion[i] ?? []
@@ -607,20 +613,20 @@ export function buildRunCard(input: RunCardInput): RunCard {
         row.forEach((c, j) => {
           if (j !== i && c > 0 && (worst < 0 || c > row[worst])) worst = j
         })
-        return { label, tp, support, recall: support ? tp / support : 1, worst }
+        return { label, tp, support, share: support ? tp / support : 1, recall: recalls[i]!.recall, worst }
       })
       .filter((r) => r.support > 0)
-      .sort((a, b) => a.recall - b.recall || a.label.localeCompare(b.label))
+      .sort((a, b) => a.share - b.share || a.label.localeCompare(b.label))
     const missed = rows.filter((r) => r.tp < r.support).slice(0, 3)
     for (const r of missed) {
       const row = ev.confusion[ev.labels.indexOf(r.label)] ?? []
       weakest.push(
-        `${r.label}: found ${scored(r.tp, r.support, many)}` +
+        `${r.label}: found ${scored(r.recall, many)}` +
           (r.worst >= 0 ? `; most often taken for ${ev.labels[r.worst]} (${row[r.worst]} of ${r.support}).` : '.'),
       )
     }
     if (!missed.length && rows.length) {
-      const lowest = Math.min(...rows.map((r) => wilson(r.tp, r.support).low))
+      const lowest = Math.min(...rows.map((r) => r.recall.low))
       weakest.push(
         `None: every ${splitWord} ${one} of every class was right. With this few ${many} per class, a class's true ` +
           `recall could still be as low as ${pct(lowest, 0)}.`,
@@ -719,7 +725,7 @@ export function buildRunCard(input: RunCardInput): RunCard {
     `It always answers one of its ${plural(labels.length, 'class', 'classes')}, even for ${audio ? 'a sound' : 'a picture'} of something else${audio ? ' or silence' : ''}; a low top probability is a hint that it does not know.`,
   )
   if (ev && n > 0) {
-    const i = wilson(correct, n)
+    const i = accuracyOf(ev)
     limits.push(
       `The ${splitWord} set has ${plural(n, one)}${audio ? ' (clips of one recording always share a split)' : ''}, so the accuracy above is only known to lie ${describeInterval(i)}.`,
     )
