@@ -4,7 +4,7 @@
  * (images, or clips of recordings), so each carries its 95 % interval (src/shared/stats.ts); clips of one
  * recording count as one unit of evidence. Pure TypeScript.
  */
-import { clusteredWilson, wilson, type Interval, type UnitCount } from './stats'
+import { clusteredMcnemar, clusteredWilson, wilson, type Interval, type McNemar, type UnitCount } from './stats'
 import type { Evaluation } from './types'
 
 /**
@@ -128,4 +128,21 @@ export function uncertaintyText(i: Interval): string {
   // Clips of one recording are not independent checks: more recordings narrow it, not longer ones.
   const more = i.clustered ? 'more test recordings' : 'more test images'
   return width > 0.1 ? `${range} — ${more} would narrow it` : range
+}
+
+/**
+ * Whether two runs differ beyond chance on the same test examples, from the examples only one of them got
+ * right: McNemar's exact test, or its clustered form when clips share recordings (`clusteredMcnemar`).
+ */
+export function pairedDifference(onlyFirstRight: readonly string[], onlySecondRight: readonly string[]): McNemar {
+  const units = new Map<string, { onlyFirst: number; onlySecond: number }>()
+  const unit = (file: string) => {
+    const key = exampleUnit(file)
+    const u = units.get(key) ?? { onlyFirst: 0, onlySecond: 0 }
+    units.set(key, u)
+    return u
+  }
+  for (const f of onlyFirstRight) unit(f).onlyFirst++
+  for (const f of onlySecondRight) unit(f).onlySecond++
+  return clusteredMcnemar([...units.values()])
 }

@@ -96,6 +96,8 @@ export interface McNemar {
   p: number
   /** True when p < 0.05: the difference is unlikely to be noise. */
   significant: boolean
+  /** Set when the examples come in units that are not independent (clips of recordings): the units involved. */
+  clustered?: { units: number }
 }
 
 /**
@@ -110,4 +112,45 @@ export function mcnemar(onlyFirst: number, onlySecond: number): McNemar {
   for (let i = 0; i <= k; i++) tail += Math.exp(logChoose(n, i) - n * Math.LN2)
   const p = Math.min(1, 2 * tail)
   return { onlyFirst, onlySecond, p, significant: p < 0.05 }
+}
+
+/** erfc(x) for x ≥ 0 (W. J. Cody's rational Chebyshev fit as in Numerical Recipes' erfcc: relative error < 1.2e-7). */
+function erfc(x: number): number {
+  const t = 1 / (1 + 0.5 * x)
+  const poly =
+    -x * x -
+    1.26551223 +
+    t *
+      (1.00002368 +
+        t *
+          (0.37409196 +
+            t *
+              (0.09678418 +
+                t *
+                  (-0.18628806 +
+                    t * (0.27886187 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
+  return t * Math.exp(poly)
+}
+
+/** Discordant answers within one unit (a recording): examples only the first run, or only the second, got right. */
+export interface UnitPair {
+  onlyFirst: number
+  onlySecond: number
+}
+
+/**
+ * McNemar's test when the examples come in units that are not independent (the clips of one recording):
+ * Durkalski et al.'s (2003) clustered form, X² = (B − C)² / Σₖ (bₖ − cₖ)², χ² with one degree of freedom,
+ * where bₖ and cₖ are unit k's discordant counts. When no unit holds more than one discordant example it
+ * reduces to McNemar's own statistic, and the exact binomial form (`mcnemar`) is used, which is better for
+ * small counts.
+ */
+export function clusteredMcnemar(units: readonly UnitPair[]): McNemar {
+  const used = units.filter((u) => u.onlyFirst + u.onlySecond > 0)
+  const onlyFirst = used.reduce((a, u) => a + u.onlyFirst, 0)
+  const onlySecond = used.reduce((a, u) => a + u.onlySecond, 0)
+  if (used.every((u) => u.onlyFirst + u.onlySecond === 1)) return mcnemar(onlyFirst, onlySecond)
+  const spread = used.reduce((a, u) => a + (u.onlyFirst - u.onlySecond) ** 2, 0)
+  const p = spread === 0 ? 1 : Math.min(1, erfc(Math.abs(onlyFirst - onlySecond) / Math.sqrt(2 * spread)))
+  return { onlyFirst, onlySecond, p, significant: p < 0.05, clustered: { units: used.length } }
 }

@@ -5,8 +5,15 @@
  * plain interval on clips would miss the true accuracy far more often than its stated 5 %.
  */
 import { describe, expect, it } from 'vitest'
-import { accuracyOf, exampleUnit, precisionsOf, recallsOf, uncertaintyText } from '../../src/shared/scores'
-import { clusteredWilson, wilson } from '../../src/shared/stats'
+import {
+  accuracyOf,
+  exampleUnit,
+  pairedDifference,
+  precisionsOf,
+  recallsOf,
+  uncertaintyText,
+} from '../../src/shared/scores'
+import { clusteredMcnemar, clusteredWilson, mcnemar, wilson } from '../../src/shared/stats'
 import type { Evaluation } from '../../src/shared/types'
 
 /** mulberry32: a small seeded generator. */
@@ -133,5 +140,49 @@ describe('scores of clips', () => {
     expect(accuracyOf(ev)).toEqual(wilson(3, 4))
     expect(accuracyOf({ confusion: ev.confusion })).toEqual(wilson(3, 4))
     expect(uncertaintyText(accuracyOf(ev))).toMatch(/more test images/)
+  })
+})
+
+describe('two runs on the same clips', () => {
+  it('is McNemar’s exact test when no recording holds two differing clips', () => {
+    expect(pairedDifference(['a.jpg'], ['b.jpg', 'c.jpg', 'd.jpg'])).toEqual(mcnemar(1, 3))
+    expect(pairedDifference(['a.wav#t=0,1'], ['a.wav#t=1,2', 'b.wav#t=0,1'])).toMatchObject({
+      onlyFirst: 1,
+      onlySecond: 2,
+    })
+    expect(
+      clusteredMcnemar([
+        { onlyFirst: 0, onlySecond: 1 },
+        { onlyFirst: 1, onlySecond: 0 },
+      ]),
+    ).toEqual(mcnemar(1, 1))
+  })
+
+  it('gives Durkalski’s clustered statistic when clips of one recording differ together', () => {
+    // Ten clips fixed, all in two recordings: two recordings' evidence, not ten independent clips'.
+    const fixed = [
+      ...Array.from({ length: 5 }, (_, i) => `a.wav#t=${i},${i + 1}`),
+      ...Array.from({ length: 5 }, (_, i) => `b.wav#t=${i},${i + 1}`),
+    ]
+    const together = pairedDifference([], fixed)
+    expect(together.clustered).toEqual({ units: 2 })
+    // X² = 10² / (5² + 5²) = 2: p = P(χ²₁ > 2) = 0.1573.
+    expect(together.p).toBeCloseTo(0.1573, 4)
+    expect(together.significant).toBe(false)
+    expect(mcnemar(0, 10).significant).toBe(true)
+    // Spread over ten recordings the same ten clips are ten checks: X² = 10, p = 0.00157.
+    const spread = pairedDifference(
+      [],
+      Array.from({ length: 10 }, (_, i) => `r${i}.wav#t=0,1`),
+    )
+    expect(spread).toEqual(mcnemar(0, 10))
+    const mixed = clusteredMcnemar([
+      { onlyFirst: 0, onlySecond: 3 },
+      { onlyFirst: 1, onlySecond: 2 },
+      { onlyFirst: 0, onlySecond: 2 },
+    ])
+    // X² = (1 − 7)² / (9 + 1 + 4) = 36 / 14: p = 0.1088.
+    expect(mixed.p).toBeCloseTo(0.1088, 3)
+    expect(clusteredMcnemar([{ onlyFirst: 2, onlySecond: 2 }]).p).toBe(1)
   })
 })
