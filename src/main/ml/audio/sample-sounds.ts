@@ -26,6 +26,14 @@ export interface SampleSoundOptions {
   seed?: number
   /** Rate of the written WAV files, Hz. Default 16000. */
   sampleRate?: number
+  /** Voices to draw from, as `espeak-ng -v` takes them (`en-gb+f3`). Default six English accents and variants. */
+  voices?: readonly string[]
+  /** Speed range of a saying, words a minute (`espeak-ng -s`). Default [140, 180]. */
+  speeds?: readonly [number, number]
+  /** Pitch range of a saying, 0–99 (`espeak-ng -p`). Default [35, 65]. */
+  pitches?: readonly [number, number]
+  /** How far below the word's level the background noise is, dB (a signal-to-noise range). Default [25, 40]. */
+  noiseDb?: readonly [number, number]
   /** The synthesizer to run. Default `espeak-ng` from PATH. */
   espeak?: string
   /** Called after each file is written. */
@@ -124,6 +132,10 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
   const perWord = opts.perWord ?? 32
   const longPerWord = opts.longPerWord ?? 2
   const rate = opts.sampleRate ?? 16000
+  const voices = opts.voices?.length ? opts.voices : VOICES
+  const [speedLow, speedHigh] = opts.speeds ?? [140, 180]
+  const [pitchLow, pitchHigh] = opts.pitches ?? [35, 65]
+  const [noiseLow, noiseHigh] = opts.noiseDb ?? [25, 40]
   const rng = mulberry32(opts.seed ?? 1)
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng())
   const total = words.length * (perWord + longPerWord)
@@ -138,9 +150,9 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
         const clip = new Float32Array(seconds * rate)
         // Each one-second half holds one saying of the word, in its own voice, speed and pitch.
         for (let half = 0; half < seconds; half++) {
-          const voice = VOICES[Math.floor(rng() * VOICES.length)]
-          const speed = 140 + Math.round(rng() * 40)
-          const pitch = 35 + Math.round(rng() * 30)
+          const voice = voices[Math.floor(rng() * voices.length)]
+          const speed = speedLow + Math.round(rng() * (speedHigh - speedLow))
+          const pitch = pitchLow + Math.round(rng() * (pitchHigh - pitchLow))
           const said = (await speak(espeak, tmp, word, voice, speed, pitch, rate)).subarray(0, rate)
           // Near the middle of its second (as in the Speech Commands set), up to 0.1 s either way.
           const slack = rate - said.length
@@ -151,11 +163,11 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
           for (const v of said) peak = Math.max(peak, Math.abs(v))
           for (let k = 0; k < said.length; k++) clip[at + k] += (said[k] / (peak || 1)) * gain
         }
-        // Background noise 25 to 40 dB below the word's level.
+        // Background noise 25 to 40 dB (by default) below the word's level.
         let power = 0
         for (const v of clip) power += v * v
         const rms = Math.sqrt(power / clip.length)
-        const sigma = rms * 10 ** (-(25 + 15 * rng()) / 20)
+        const sigma = rms * 10 ** (-(noiseLow + (noiseHigh - noiseLow) * rng()) / 20)
         for (let k = 0; k < clip.length; k++) clip[k] += sigma * gauss()
         const name = `${word}-${long ? 'long-' : ''}${String(i + 1).padStart(2, '0')}.wav`
         await writeFile(join(dir, word, name), encodeWav16(clip, rate))
