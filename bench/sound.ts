@@ -22,7 +22,7 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
-import type { SampleSoundOptions } from '../src/main/ml/audio/sample-sounds'
+import type { SampleRecording, SampleSoundOptions } from '../src/main/ml/audio/sample-sounds'
 import type { Interval } from '../src/shared/stats'
 
 const projectRoot = join(import.meta.dirname, '..')
@@ -74,16 +74,26 @@ const QUICK_SET: SampleSoundOptions = { ...FULL_SET, words: ['yes', 'no', 'up', 
 const SET = quick ? QUICK_SET : FULL_SET
 
 /** Writes the set under `dir` once (a `.complete` marker holding its options) and reuses it later. */
-async function ensureDataset(dir: string): Promise<void> {
+/**
+ * Writes the set under `dir` once (a `.complete` marker holding its options) and reuses it later. How each
+ * recording was made (voices, speeds, pitches, noise) goes to `manifest`, beside the folder, so errors can be
+ * broken down by them.
+ */
+async function ensureDataset(dir: string, manifest: string): Promise<Map<string, SampleRecording>> {
   const marker = join(dir, '.complete')
   const wanted = JSON.stringify(SET)
-  if (existsSync(marker) && readFileSync(marker, 'utf8') === wanted) return
-  await rm(dir, { recursive: true, force: true })
-  const { makeSampleSounds } = await import('../src/main/ml/audio/sample-sounds')
-  const t0 = performance.now()
-  const written = await makeSampleSounds(dir, SET)
-  await writeFile(marker, wanted)
-  log(`generated ${written} recordings in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== wanted || !existsSync(manifest)) {
+    await rm(dir, { recursive: true, force: true })
+    const { makeSampleSounds } = await import('../src/main/ml/audio/sample-sounds')
+    const t0 = performance.now()
+    const made: SampleRecording[] = []
+    const written = await makeSampleSounds(dir, { ...SET, onRecording: (r) => made.push(r) })
+    await writeFile(manifest, JSON.stringify(made))
+    await writeFile(marker, wanted)
+    log(`generated ${written} recordings in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+  }
+  const made = JSON.parse(readFileSync(manifest, 'utf8')) as SampleRecording[]
+  return new Map(made.map((r) => [r.file, r]))
 }
 
 // ------------------------------------------------------------------------------------------ the main process
@@ -105,6 +115,8 @@ interface EvalSummary {
   labels: string[]
   confusion: number[][]
   perClass: { label: string; precision: number; recall: number; f1: number; support: number }[]
+  /** Every clip's answer (`file#t=start,end`). */
+  predictions: { file: string; trueLabel: string; predicted: string }[]
 }
 
 interface MainResult {
@@ -207,6 +219,7 @@ async function mainProcess(): Promise<void> {
             labels: ev.labels,
             confusion: ev.confusion,
             perClass: ev.perClass,
+            predictions: ev.predictions.map(({ file, trueLabel, predicted }) => ({ file, trueLabel, predicted })),
           }
         : null
     emit({
@@ -410,7 +423,54 @@ function confusions(rows: Row[]): { labels: string[]; matrix: number[][] } | nul
   return { labels, matrix }
 }
 
-function markdown(rows: Row[], machine: Record<string, string | number>, set: SampleSoundOptions): string {
+type Facet = 'voice' | 'speed' | 'pitch' | 'noise'
+
+/**
+ * Test clips of `rows` wrong and in all, by how their saying was made: voice, speed band, pitch band, and the
+ * recording's noise band. A one-second clip of a long recording holds that second's saying.
+ */
+function breakdown(
+  rows: Row[],
+  made: Map<string, SampleRecording>,
+): Record<Facet, Map<string, { wrong: number; total: number }>> {
+  const out: Record<Facet, Map<string, { wrong: number; total: number }>> = {
+    voice: new Map(),
+    speed: new Map(),
+    pitch: new Map(),
+    noise: new Map(),
+  }
+  const band = (x: number, width: number, unit: string): string => {
+    const low = Math.floor(x / width) * width
+    return `${low}–${low + width}${unit}`
+  }
+  for (const r of rows)
+    for (const p of r.test?.predictions ?? []) {
+      const m = /^(.*)#t=([\d.]+),/.exec(p.file)
+      const rec = m ? made.get(m[1]!) : undefined
+      if (!rec) continue
+      const saying = rec.sayings[Math.min(rec.sayings.length - 1, Math.floor(Number(m![2])))]!
+      const keys = {
+        voice: saying.voice,
+        speed: band(saying.speed, 20, ' wpm'),
+        pitch: band(saying.pitch, 10, ''),
+        noise: band(rec.noiseDb, 5, ' dB'),
+      }
+      for (const k of ['voice', 'speed', 'pitch', 'noise'] as const) {
+        const cell = out[k].get(keys[k]) ?? { wrong: 0, total: 0 }
+        cell.total++
+        if (p.predicted !== p.trueLabel) cell.wrong++
+        out[k].set(keys[k], cell)
+      }
+    }
+  return out
+}
+
+function markdown(
+  rows: Row[],
+  machine: Record<string, string | number>,
+  set: SampleSoundOptions,
+  made: Map<string, SampleRecording>,
+): string {
   const pct = (x: number | null): string => (x === null ? '–' : `${(x * 100).toFixed(1)} %`)
   const interval = (r: Row): string =>
     r.testInterval
@@ -447,6 +507,13 @@ function markdown(rows: Row[], machine: Record<string, string | number>, set: Sa
         return `| **${sum.labels[i]}** | ${row.join(' | ')} | ${pct(total ? row[i]! / total : null)} |`
       }),
     )
+    const by = breakdown(defaults, made)
+    const names = { voice: 'voice', speed: 'speed', pitch: 'pitch (0–99)', noise: 'noise below the clip' } as const
+    lines.push('', 'Test clips of the default rows answered wrong, by how the saying was made (wrong / clips):', '')
+    for (const k of ['voice', 'speed', 'pitch', 'noise'] as const) {
+      const cells = [...by[k]].sort((a, b) => a[0].localeCompare(b[0], 'en', { numeric: true }))
+      lines.push(`- ${names[k]}: ${cells.map(([key, c]) => `${key} ${c.wrong}/${c.total}`).join(', ')}`)
+    }
   }
   return lines.join('\n')
 }
@@ -456,18 +523,18 @@ function markdown(rows: Row[], machine: Record<string, string | number>, set: Sa
 async function main(): Promise<void> {
   const work = flag('--work') ?? join(tmpdir(), `tunewise-sound${quick ? '-quick' : ''}`)
   const data = join(work, 'words')
-  await ensureDataset(data)
+  const made = await ensureDataset(data, join(work, 'recordings.json'))
   const seeds = (flag('--seeds') ?? (quick ? '42' : '2,3,42')).split(',').map(Number)
   const variants: Variant[] = seeds.map((s) => ({ name: 'defaults', splitSeed: s }))
   if (!argv.includes('--no-extra'))
     variants.push(
       // Augmented epochs each run the frozen network on every training clip (~30 s an epoch here on the full set),
-      // so this row trains a fixed 15 epochs (3 with --quick) instead of up to 50.
+      // so this row trains a fixed 8 epochs (3 with --quick) instead of up to 50.
       {
-        name: `sound augmentation on, ${quick ? 3 : 15} epochs`,
+        name: `sound augmentation on, ${quick ? 3 : 8} epochs`,
         splitSeed: seeds[0]!,
         augment: true,
-        epochs: quick ? 3 : 15,
+        epochs: quick ? 3 : 8,
       },
       { name: 'clips of 2 s', splitSeed: seeds[0]!, clipSeconds: 2 },
     )
@@ -497,7 +564,7 @@ async function main(): Promise<void> {
   machine.benchSeconds = Math.round((performance.now() - t0) / 1000)
   const base = join(projectRoot, 'bench', `results-sound${quick ? '-quick' : ''}`)
   await writeFile(`${base}.json`, `${JSON.stringify({ machine, set: SET, rows }, null, 2)}\n`)
-  const md = markdown(rows, machine, SET)
+  const md = markdown(rows, machine, SET, made)
   // The notes under the table are written by hand after a full run; keep them when the table is redrawn.
   const notesMark = '\n<!-- notes -->\n'
   const old = existsSync(`${base}.md`) ? readFileSync(`${base}.md`, 'utf8') : ''

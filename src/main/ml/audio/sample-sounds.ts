@@ -38,6 +38,17 @@ export interface SampleSoundOptions {
   espeak?: string
   /** Called after each file is written. */
   onProgress?: (done: number, total: number) => void
+  /** Called after each file is written with how it was made (benches break errors down by voice or noise). */
+  onRecording?: (made: SampleRecording) => void
+}
+
+/** How one sample recording was made: its path under the folder, and each saying's voice, speed and pitch. */
+export interface SampleRecording {
+  file: string
+  word: string
+  sayings: { voice: string; speed: number; pitch: number }[]
+  /** The background noise, dB below the word's level. */
+  noiseDb: number
 }
 
 export const DEFAULT_SAMPLE_WORDS = ['yes', 'no', 'up', 'down'] as const
@@ -148,11 +159,13 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
         const long = i >= perWord
         const seconds = long ? 2 : 1
         const clip = new Float32Array(seconds * rate)
+        const sayings: SampleRecording['sayings'] = []
         // Each one-second half holds one saying of the word, in its own voice, speed and pitch.
         for (let half = 0; half < seconds; half++) {
           const voice = voices[Math.floor(rng() * voices.length)]
           const speed = speedLow + Math.round(rng() * (speedHigh - speedLow))
           const pitch = pitchLow + Math.round(rng() * (pitchHigh - pitchLow))
+          sayings.push({ voice, speed, pitch })
           const said = (await speak(espeak, tmp, word, voice, speed, pitch, rate)).subarray(0, rate)
           // Near the middle of its second (as in the Speech Commands set), up to 0.1 s either way.
           const slack = rate - said.length
@@ -167,12 +180,14 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
         let power = 0
         for (const v of clip) power += v * v
         const rms = Math.sqrt(power / clip.length)
-        const sigma = rms * 10 ** (-(noiseLow + (noiseHigh - noiseLow) * rng()) / 20)
+        const noiseDb = noiseLow + (noiseHigh - noiseLow) * rng()
+        const sigma = rms * 10 ** (-noiseDb / 20)
         for (let k = 0; k < clip.length; k++) clip[k] += sigma * gauss()
         const name = `${word}-${long ? 'long-' : ''}${String(i + 1).padStart(2, '0')}.wav`
         await writeFile(join(dir, word, name), encodeWav16(clip, rate))
         done++
         opts.onProgress?.(done, total)
+        opts.onRecording?.({ file: `${word}/${name}`, word, sayings, noiseDb })
       }
     }
   } finally {
