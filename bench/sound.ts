@@ -482,7 +482,7 @@ function markdown(
   }
   const lines = [
     `Measured ${machine.date} on ${machine.cpu} (${machine.cores} cores, shared with other work: load average ${machine.loadAvgAtStart} at the start, ${machine.loadAvgAtEnd} at the end), Node ${machine.node}, WASM backend, ${MODEL_ID}, default settings unless the row says otherwise. ` +
-      `Set: ${set.words!.length} words (${set.words!.join(', ')}) × ${set.perWord} one-second recordings + ${set.longPerWord} two-second ones (the word twice), ${set.voices!.length} espeak-ng voices, speed ${set.speeds!.join('–')} wpm, pitch ${set.pitches!.join('–')}, noise ${set.noiseDb!.join('–')} dB below the word, generator seed ${set.seed}.`,
+      `Set: ${set.words!.length} words (${set.words!.join(', ')}) × ${set.perWord} one-second recordings + ${set.longPerWord} two-second ones (the word twice), ${set.voices!.length} espeak-ng voices, speed ${set.speeds!.join('–')} wpm, pitch ${set.pitches!.join('–')}, noise ${set.noiseDb!.join('–')} dB below the recording's RMS level (the whole second, so the word itself stands a few dB higher), generator seed ${set.seed}.`,
     '',
     '| row | split seed | clips train / val / test | test accuracy (95 % interval) | test macro F1 | val accuracy | epochs run / planned | extraction s | head s | total s | peak RSS MB (process) | load avg |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|',

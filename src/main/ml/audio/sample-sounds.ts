@@ -32,7 +32,7 @@ export interface SampleSoundOptions {
   speeds?: readonly [number, number]
   /** Pitch range of a saying, 0–99 (`espeak-ng -p`). Default [35, 65]. */
   pitches?: readonly [number, number]
-  /** How far below the word's level the background noise is, dB (a signal-to-noise range). Default [25, 40]. */
+  /** How far below the recording's level (its RMS over the whole file) the background noise is, dB. Default [25, 40]. */
   noiseDb?: readonly [number, number]
   /** The synthesizer to run. Default `espeak-ng` from PATH. */
   espeak?: string
@@ -47,7 +47,7 @@ export interface SampleRecording {
   file: string
   word: string
   sayings: { voice: string; speed: number; pitch: number }[]
-  /** The background noise, dB below the word's level. */
+  /** The background noise, dB below the recording's RMS level. */
   noiseDb: number
 }
 
@@ -176,7 +176,7 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
           for (const v of said) peak = Math.max(peak, Math.abs(v))
           for (let k = 0; k < said.length; k++) clip[at + k] += (said[k] / (peak || 1)) * gain
         }
-        // Background noise 25 to 40 dB (by default) below the word's level.
+        // Background noise 25 to 40 dB (by default) below the recording's level.
         let power = 0
         for (const v of clip) power += v * v
         const rms = Math.sqrt(power / clip.length)
