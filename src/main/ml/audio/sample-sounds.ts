@@ -26,10 +26,29 @@ export interface SampleSoundOptions {
   seed?: number
   /** Rate of the written WAV files, Hz. Default 16000. */
   sampleRate?: number
+  /** Voices to draw from, as `espeak-ng -v` takes them (`en-gb+f3`). Default six English accents and variants. */
+  voices?: readonly string[]
+  /** Speed range of a saying, words a minute (`espeak-ng -s`). Default [140, 180]. */
+  speeds?: readonly [number, number]
+  /** Pitch range of a saying, 0–99 (`espeak-ng -p`). Default [35, 65]. */
+  pitches?: readonly [number, number]
+  /** How far below the recording's level (its RMS over the whole file) the background noise is, dB. Default [25, 40]. */
+  noiseDb?: readonly [number, number]
   /** The synthesizer to run. Default `espeak-ng` from PATH. */
   espeak?: string
   /** Called after each file is written. */
   onProgress?: (done: number, total: number) => void
+  /** Called after each file is written with how it was made (benches break errors down by voice or noise). */
+  onRecording?: (made: SampleRecording) => void
+}
+
+/** How one sample recording was made: its path under the folder, and each saying's voice, speed and pitch. */
+export interface SampleRecording {
+  file: string
+  word: string
+  sayings: { voice: string; speed: number; pitch: number }[]
+  /** The background noise, dB below the recording's RMS level. */
+  noiseDb: number
 }
 
 export const DEFAULT_SAMPLE_WORDS = ['yes', 'no', 'up', 'down'] as const
@@ -124,6 +143,10 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
   const perWord = opts.perWord ?? 32
   const longPerWord = opts.longPerWord ?? 2
   const rate = opts.sampleRate ?? 16000
+  const voices = opts.voices?.length ? opts.voices : VOICES
+  const [speedLow, speedHigh] = opts.speeds ?? [140, 180]
+  const [pitchLow, pitchHigh] = opts.pitches ?? [35, 65]
+  const [noiseLow, noiseHigh] = opts.noiseDb ?? [25, 40]
   const rng = mulberry32(opts.seed ?? 1)
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng())
   const total = words.length * (perWord + longPerWord)
@@ -136,11 +159,13 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
         const long = i >= perWord
         const seconds = long ? 2 : 1
         const clip = new Float32Array(seconds * rate)
+        const sayings: SampleRecording['sayings'] = []
         // Each one-second half holds one saying of the word, in its own voice, speed and pitch.
         for (let half = 0; half < seconds; half++) {
-          const voice = VOICES[Math.floor(rng() * VOICES.length)]
-          const speed = 140 + Math.round(rng() * 40)
-          const pitch = 35 + Math.round(rng() * 30)
+          const voice = voices[Math.floor(rng() * voices.length)]
+          const speed = speedLow + Math.round(rng() * (speedHigh - speedLow))
+          const pitch = pitchLow + Math.round(rng() * (pitchHigh - pitchLow))
+          sayings.push({ voice, speed, pitch })
           const said = (await speak(espeak, tmp, word, voice, speed, pitch, rate)).subarray(0, rate)
           // Near the middle of its second (as in the Speech Commands set), up to 0.1 s either way.
           const slack = rate - said.length
@@ -151,16 +176,18 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
           for (const v of said) peak = Math.max(peak, Math.abs(v))
           for (let k = 0; k < said.length; k++) clip[at + k] += (said[k] / (peak || 1)) * gain
         }
-        // Background noise 25 to 40 dB below the word's level.
+        // Background noise 25 to 40 dB (by default) below the recording's level.
         let power = 0
         for (const v of clip) power += v * v
         const rms = Math.sqrt(power / clip.length)
-        const sigma = rms * 10 ** (-(25 + 15 * rng()) / 20)
+        const noiseDb = noiseLow + (noiseHigh - noiseLow) * rng()
+        const sigma = rms * 10 ** (-noiseDb / 20)
         for (let k = 0; k < clip.length; k++) clip[k] += sigma * gauss()
         const name = `${word}-${long ? 'long-' : ''}${String(i + 1).padStart(2, '0')}.wav`
         await writeFile(join(dir, word, name), encodeWav16(clip, rate))
         done++
         opts.onProgress?.(done, total)
+        opts.onRecording?.({ file: `${word}/${name}`, word, sayings, noiseDb })
       }
     }
   } finally {
