@@ -9,9 +9,12 @@
  * that tree (/proc/<pid>/status VmHWM, the kernel's peak resident set).
  *
  * Rows: the defaults on each split seed, then (first seed) sound augmentation on, and clips of 2 s instead of 1.
- * Writes bench/results-sound.{json,md} (`--quick`: results-sound-quick.*, a small set for a smoke run).
+ * Writes bench/results-sound-<set>.{json,md} (`--quick`: results-sound-quick.*, a small set for a smoke run).
  *
- * Flags: `--quick`, `--work DIR` (the set is generated there once and reused; default <tmp>/tunewise-sound),
+ * Two sets: `sample` (the words said the way "Use sample sounds" says them: the issue's target) and `hard`
+ * (more voices, faster, pitchier and noisier speech: a stress test, with the extra rows).
+ *
+ * Flags: `--quick`, `--set sample|hard`, `--work DIR` (the set is generated there once and reused; default <tmp>/tunewise-sound),
  * `--seeds 2,3,42`, `--no-extra` (the seed rows only). Needs `npm run build`, espeak-ng and the bundled
  * MobileNetV2 (nsfwjs).
  */
@@ -22,7 +25,11 @@ import { cpus, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { performance } from 'node:perf_hooks'
-import type { SampleRecording, SampleSoundOptions } from '../src/main/ml/audio/sample-sounds'
+import {
+  SAMPLE_SOUND_DEFAULTS,
+  type SampleRecording,
+  type SampleSoundOptions,
+} from '../src/main/ml/audio/sample-sounds'
 import type { Interval } from '../src/shared/stats'
 
 const projectRoot = join(import.meta.dirname, '..')
@@ -71,7 +78,20 @@ const FULL_SET: SampleSoundOptions = {
   noiseDb: [15, 40],
 }
 const QUICK_SET: SampleSoundOptions = { ...FULL_SET, words: ['yes', 'no', 'up', 'down'], perWord: 12, longPerWord: 1 }
-const SET = quick ? QUICK_SET : FULL_SET
+/**
+ * The same eight words and counts said the way "Use sample sounds" says them (its voices, speeds, pitches and
+ * noise): the spoken-word set issue 16's "≥ 0.9" is about, at twice the words and more recordings a word.
+ */
+const SAMPLE_SET: SampleSoundOptions = {
+  ...FULL_SET,
+  voices: [...SAMPLE_SOUND_DEFAULTS.voices],
+  speeds: SAMPLE_SOUND_DEFAULTS.speeds,
+  pitches: SAMPLE_SOUND_DEFAULTS.pitches,
+  noiseDb: SAMPLE_SOUND_DEFAULTS.noiseDb,
+}
+/** The sets a run covers: `sample` (the target) and `hard` (more voices, faster and noisier: a stress test). */
+const SETS: Record<string, SampleSoundOptions> = quick ? { quick: QUICK_SET } : { sample: SAMPLE_SET, hard: FULL_SET }
+let SET: SampleSoundOptions = quick ? QUICK_SET : FULL_SET
 
 /** Writes the set under `dir` once (a `.complete` marker holding its options) and reuses it later. */
 /**
@@ -521,12 +541,23 @@ function markdown(
 // ------------------------------------------------------------------------------------------ entry
 
 async function main(): Promise<void> {
-  const work = flag('--work') ?? join(tmpdir(), `tunewise-sound${quick ? '-quick' : ''}`)
+  const only = flag('--set')
+  for (const [name, set] of Object.entries(SETS)) {
+    if (only && only !== name) continue
+    SET = set
+    await benchSet(name)
+  }
+}
+
+/** One set: its rows, then bench/results-sound-<set>.{json,md} (`quick`: results-sound-quick.*). */
+async function benchSet(setName: string): Promise<void> {
+  const work = flag('--work') ?? join(tmpdir(), `tunewise-sound-${setName}`)
   const data = join(work, 'words')
   const made = await ensureDataset(data, join(work, 'recordings.json'))
   const seeds = (flag('--seeds') ?? (quick ? '42' : '2,3,42')).split(',').map(Number)
   const variants: Variant[] = seeds.map((s) => ({ name: 'defaults', splitSeed: s }))
-  if (!argv.includes('--no-extra'))
+  // The extra rows (augmentation, 2 s clips) ask how to do better where the defaults struggle: the hard set.
+  if (!argv.includes('--no-extra') && setName !== 'sample')
     variants.push(
       // Augmented epochs each run the frozen network on every training clip (~30 s an epoch here on the full set),
       // so this row trains a fixed 8 epochs (3 with --quick) instead of up to 50.
@@ -562,7 +593,7 @@ async function main(): Promise<void> {
     .map((x) => x.toFixed(2))
     .join(' ')
   machine.benchSeconds = Math.round((performance.now() - t0) / 1000)
-  const base = join(projectRoot, 'bench', `results-sound${quick ? '-quick' : ''}`)
+  const base = join(projectRoot, 'bench', `results-sound-${setName}`)
   await writeFile(`${base}.json`, `${JSON.stringify({ machine, set: SET, rows }, null, 2)}\n`)
   const md = markdown(rows, machine, SET, made)
   // The notes under the table are written by hand after a full run; keep them when the table is redrawn.

@@ -59,6 +59,14 @@ export const DEFAULT_SAMPLE_WORDS = ['yes', 'no', 'up', 'down'] as const
  */
 const VOICES = ['en-us', 'en-gb', 'en-us+f2', 'en-gb+f3', 'en+m3', 'en-029']
 
+/** How "Use sample sounds" says its words: the voices, speeds (wpm), pitches (0–99) and noise (dB below). */
+export const SAMPLE_SOUND_DEFAULTS = {
+  voices: VOICES,
+  speeds: [140, 180],
+  pitches: [35, 65],
+  noiseDb: [25, 40],
+} as const satisfies Pick<SampleSoundOptions, 'voices' | 'speeds' | 'pitches' | 'noiseDb'>
+
 /** Where the synthesizer is, or null when it is not installed. */
 export function findEspeak(name = 'espeak-ng'): string | null {
   if (name.includes('/')) return existsSync(name) ? name : null
@@ -143,10 +151,10 @@ export async function makeSampleSounds(dir: string, opts: SampleSoundOptions = {
   const perWord = opts.perWord ?? 32
   const longPerWord = opts.longPerWord ?? 2
   const rate = opts.sampleRate ?? 16000
-  const voices = opts.voices?.length ? opts.voices : VOICES
-  const [speedLow, speedHigh] = opts.speeds ?? [140, 180]
-  const [pitchLow, pitchHigh] = opts.pitches ?? [35, 65]
-  const [noiseLow, noiseHigh] = opts.noiseDb ?? [25, 40]
+  const voices = opts.voices?.length ? opts.voices : SAMPLE_SOUND_DEFAULTS.voices
+  const [speedLow, speedHigh] = opts.speeds ?? SAMPLE_SOUND_DEFAULTS.speeds
+  const [pitchLow, pitchHigh] = opts.pitches ?? SAMPLE_SOUND_DEFAULTS.pitches
+  const [noiseLow, noiseHigh] = opts.noiseDb ?? SAMPLE_SOUND_DEFAULTS.noiseDb
   const rng = mulberry32(opts.seed ?? 1)
   const gauss = (): number => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng())
   const total = words.length * (perWord + longPerWord)
