@@ -60,11 +60,12 @@ function proportion(
 
 /** What each shown score means, in one sentence (tooltips, the card, the CLI's help). */
 export const scoreMeanings = {
-  testAccuracy: 'Share of the test images, never seen in training, that the kept model labels correctly.',
+  testAccuracy:
+    'Share of the test examples (images, or clips of recordings), never seen in training, that the kept model labels correctly.',
   valAccuracy:
-    'Share of the validation images the kept model labels correctly; the kept weights are those of the epoch early stopping restored, or of the last epoch.',
-  recall: 'Of the test images of this class, the share the model found.',
-  precision: 'Of the test images the model put in this class, the share that belong there.',
+    'Share of the validation examples the kept model labels correctly; the kept weights are those of the epoch early stopping restored, or of the last epoch.',
+  recall: 'Of the test examples of this class, the share the model found.',
+  precision: 'Of the test examples the model put in this class, the share that belong there.',
 } as const
 
 /** Correct answers and images of an evaluation, read off the confusion matrix's diagonal. */
