@@ -10,7 +10,8 @@ import { PathRefusedError, safePath } from './safe-path'
 /**
  * The Content-Security-Policy for every page Tunewise shows (Electron's app:// responses, the dev server's and
  * browser mode's): only our own scripts, no eval, no remote anything. Images may be data: or blob: URLs
- * (thumbnails); connect-src 'self' covers the browser-mode WebSocket (same origin).
+ * (thumbnails), and so may sound (a dataset's clips come as data: URLs, a recording chosen on Results plays from a
+ * blob: URL); connect-src 'self' covers the browser-mode WebSocket (same origin).
  *
  * style-src has no 'unsafe-inline'. That keyword would only be needed for `<style>` elements and `style="…"`
  * attributes that the browser parses from markup or that script sets with setAttribute('style'). The build has
@@ -23,6 +24,7 @@ export const CONTENT_SECURITY_POLICY = [
   "script-src 'self'",
   "style-src 'self'",
   "img-src 'self' data: blob:",
+  'media-src data: blob:',
   "font-src 'self'",
   "connect-src 'self'",
   "base-uri 'none'",

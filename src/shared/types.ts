@@ -166,6 +166,11 @@ export interface DatasetReport {
   kind?: DataKind
   /** Sound datasets only: durations, rates, formats, silent and clipped recordings. */
   sound?: SoundSummary
+  /**
+   * File names of each kind in the folder (from the first few thousand entries, whichever kind was read): the
+   * Data step offers to read the folder as the other kind only when it has some. Absent in older reports.
+   */
+  kindCounts?: { image: number; audio: number }
   path: string
   fingerprint: string
   createdAt: string

@@ -111,6 +111,9 @@ describe('the defaults path with a typed folder path', () => {
     await page.keyboard.press('Enter')
     await page.locator('[data-testid="data-report"]').waitFor({ timeout: 60_000 })
     expect(Number(await page.locator('[data-testid="data-total"]').textContent())).toBe(36)
+    // Pictures only: no offer to read them as sound recordings.
+    expect(await page.locator('[data-testid="data-kind"][data-kind="image"]').count()).toBe(1)
+    expect(await page.locator('[data-testid="data-kind-switch"]').count()).toBe(0)
     await click(page.locator('[data-testid="next"]:enabled'))
 
     await page.locator('[data-testid="split-table"]').waitFor()

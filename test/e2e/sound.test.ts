@@ -1,17 +1,18 @@
 /**
  * Sound through the wizard in Chromium against the built app and the real engine: a folder of recordings is read
  * as sound (detected from its files), a recording plays on the Data step, the run trains on spectrograms of its
- * clips, Results plays a clip from the mistakes gallery, and Compare refuses to put the sound run next to an
- * image run made with the CLI on the same data folder.
+ * clips, Results plays a clip from the mistakes gallery and tells a recording chosen there, and Compare refuses to
+ * put the sound run next to an image run made with the CLI on the same data folder. The Model step says how the
+ * image networks take sound once the folder is known to hold recordings.
  *
  * The folder gives its own split (train/ val/ test/), and test/low/ holds one recording of a high tone: the model
  * learns low and high tones, so that recording's clips are mistakes, whatever the seed.
  */
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Locator, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { makeSyntheticDataset } from '../../src/main/ml/data/synthetic'
 import { noise, tone, wav16 } from '../fixtures/audio/synth'
@@ -26,17 +27,19 @@ let page: Page
 let imageRunId = 0
 let soundRunId = 0
 
-function recording(file: string, freq: number, seconds: number, seed: number): void {
-  mkdirSync(join(file, '..'), { recursive: true })
+/** A WAV of a tone with a little noise. */
+function toneWav(freq: number, seconds: number, seed: number): Buffer {
   const t = tone(freq, 16000, seconds, 0.4)
   const n = noise(t.length, seed, 0.01)
-  writeFileSync(
-    file,
-    wav16(
-      t.map((v, i) => v + n[i]),
-      16000,
-    ),
+  return wav16(
+    t.map((v, i) => v + n[i]),
+    16000,
   )
+}
+
+function recording(file: string, freq: number, seconds: number, seed: number): void {
+  mkdirSync(join(file, '..'), { recursive: true })
+  writeFileSync(file, toneWav(freq, seconds, seed))
 }
 
 /** Runs the built CLI on the data folder; resolves with its last JSON line. */
@@ -97,10 +100,27 @@ afterAll(async () => {
 
 const errors = (): string[] => (page as Page & { errors?: string[] }).errors ?? []
 
+/** Whether an audio element can play its source: its length is known (a blocked or unreadable source never says). */
+function playable(audio: Locator): Promise<boolean> {
+  return audio.evaluate(
+    (a: HTMLAudioElement) =>
+      new Promise<boolean>((ok) => {
+        const done = (): void => ok(a.readyState >= 1 && Number.isFinite(a.duration) && a.duration > 0)
+        if (a.readyState >= 1 || a.error) return done()
+        a.addEventListener('loadedmetadata', done, { once: true })
+        a.addEventListener('error', done, { once: true })
+        setTimeout(done, 10_000)
+      }),
+  )
+}
+
 describe('a folder of recordings through the wizard', () => {
   it('is read as sound, with clips counted and a recording that plays', async () => {
     await page.locator('[data-step="model"][aria-current="step"]').waitFor()
     await page.locator('[data-testid="model-card"][aria-pressed="true"]').waitFor()
+    // No data chosen yet: nothing about sound.
+    expect(await page.locator('[data-testid="model-sound-note"]').count()).toBe(0)
+    expect(await page.locator('[data-testid="sound-fit"]').count()).toBe(0)
     await page.locator('[data-testid="next"]').click()
     await page.locator('[data-step="data"][aria-current="step"]').waitFor()
     await page.locator('[data-testid="dataset-path"]').fill(sounds)
@@ -117,6 +137,31 @@ describe('a folder of recordings through the wizard', () => {
     const audio = page.locator('[data-testid="sound-examples"] [data-testid="clip-audio"]').first()
     await audio.waitFor()
     expect(await audio.getAttribute('src')).toMatch(/^data:audio\/wav;base64,/)
+    expect(await playable(audio)).toBe(true)
+    // Only recordings in the folder: nothing to read as images instead.
+    expect(await page.locator('[data-testid="data-kind-switch"]').count()).toBe(0)
+    expect(errors()).toEqual([])
+  })
+
+  it('says on the Model step that the image networks take the recordings as spectrograms', async () => {
+    await page.locator('[data-step="model"]').click()
+    await page.locator('[data-step="model"][aria-current="step"]').waitFor()
+    const note = (await page.locator('[data-testid="model-sound-note"]').textContent())!.replace(/\s+/g, ' ')
+    expect(note).toMatch(/recordings.*spectrogram pictures/)
+    // The bundled networks are marked as suiting sound; the unsupported "Audio models" card is not.
+    await page
+      .locator(
+        '[data-testid="model-card"][data-model-id="mobilenet-v2-nsfwjs"] [data-testid="sound-fit"][data-fit="yes"]',
+      )
+      .waitFor()
+    expect(
+      await page
+        .locator('[data-testid="model-card"][data-model-id="unsupported-audio"] [data-testid="sound-fit"]')
+        .count(),
+    ).toBe(0)
+    await page.locator('[data-testid="next"]:enabled').click()
+    await page.locator('[data-step="data"][aria-current="step"]').waitFor()
+    await page.locator('[data-testid="data-kind"][data-kind="audio"]').waitFor()
     expect(errors()).toEqual([])
   })
 
@@ -143,6 +188,39 @@ describe('a folder of recordings through the wizard', () => {
     const audio = mistakes.locator('[data-testid="clip-audio"]').first()
     await audio.waitFor()
     expect(await audio.getAttribute('src')).toMatch(/^data:audio\/wav;base64,/)
+    expect(await playable(audio)).toBe(true)
+    expect(errors()).toEqual([])
+  })
+
+  it('tells a recording chosen on Results, and plays it', async () => {
+    await expect(page.locator('h2', { hasText: 'Try your own sound' }).count()).resolves.toBe(1)
+    // The mislabel search reads images only: not offered for a sound run.
+    expect(await page.locator('[data-testid="suspects"]').count()).toBe(0)
+    const input = page.locator('[data-testid="predict-file"]')
+    expect(await input.getAttribute('accept')).toBe('audio/*,.wav,.flac,.mp3,.ogg')
+    const pick = async (name: string, mimeType: string, buffer: Buffer): Promise<string> => {
+      await input.setInputFiles({ name, mimeType, buffer })
+      // The player shows the new recording at once (the last answer goes with it), then the answer comes.
+      await page.locator('[data-testid="predict-recording"]', { hasText: name }).waitFor()
+      const audio = page.locator('[data-testid="predict-audio"]')
+      expect(await audio.getAttribute('src')).toMatch(/^blob:/)
+      expect(await playable(audio)).toBe(true)
+      const first = page.locator('[data-testid="predictions"] li').first()
+      await first.waitFor({ timeout: 120_000 })
+      return (await first.locator('.pred-label').textContent()) ?? ''
+    }
+    // Clear tones, not in the data: one high, and one low labelled the way some systems label sound files.
+    expect(await pick('whistle.wav', 'audio/wav', toneWav(3200, 1, 901))).toBe('high')
+    expect(await pick('hum.wav', 'application/octet-stream', toneWav(320, 2.5, 902))).toBe('low')
+    // A FLAC the browser gives no type (440 Hz, nearest the low tones): sent as audio/flac all the same.
+    const flac = readFileSync(join(root, 'test', 'fixtures', 'audio', 'tone-44100-stereo-16.flac'))
+    expect(await pick('a440.flac', '', flac)).toBe('low')
+    // Not a recording: a plain sentence, and the last recording and its answer stay.
+    await input.setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') })
+    await expect(page.locator('[role="alert"]', { hasText: 'is not a recording' }).textContent()).resolves.toBe(
+      '“notes.txt” is not a recording. Choose a WAV, FLAC, MP3 or OGG file.',
+    )
+    await page.locator('[data-testid="predictions"]').waitFor()
     expect(errors()).toEqual([])
   })
 

@@ -116,12 +116,19 @@ export interface FolderScanOptions extends ScanOptions {
 }
 
 /**
- * Reads a dataset folder of either kind (see `detectDataKind`). The report's `kind` says which scan read it.
+ * Reads a dataset folder of either kind (see `detectDataKind`). The report's `kind` says which scan read it, its
+ * `kindCounts` how many names of each kind the detection saw (whichever kind was read).
  * @throws as `scanDataset` / `scanAudioDataset`: AppError('bad_data') for a missing root, ('cancelled') when stopped.
  */
 export async function scanFolder(root: string, opts: FolderScanOptions = {}): Promise<DatasetScan> {
-  const kind = opts.kind ?? (await detectDataKind(root)).kind
-  if (kind === 'audio') return audioScanAsDataset(await scanAudioDataset(root, opts))
+  // Counted even when the user said which kind: the Data step offers the other kind only if the folder has any.
+  const detected = await detectDataKind(root)
+  const kind = opts.kind ?? detected.kind
+  const kindCounts = { image: detected.images, audio: detected.sounds }
+  if (kind === 'audio') {
+    const scan = audioScanAsDataset(await scanAudioDataset(root, opts))
+    return { ...scan, report: { ...scan.report, kindCounts } }
+  }
   const scan = await scanDataset(root, opts)
-  return { ...scan, report: { ...scan.report, kind: 'image' } }
+  return { ...scan, report: { ...scan.report, kind: 'image', kindCounts } }
 }
