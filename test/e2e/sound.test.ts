@@ -194,8 +194,12 @@ describe('a folder of recordings through the wizard', () => {
 
   it('tells a recording chosen on Results, and plays it', async () => {
     await expect(page.locator('h2', { hasText: 'Try your own sound' }).count()).resolves.toBe(1)
-    // The mislabel search reads images only: not offered for a sound run.
-    expect(await page.locator('[data-testid="suspects"]').count()).toBe(0)
+    // The mislabel search works on clips: the high tone filed under low/ is the one it names.
+    await page.locator('[data-testid="suspects-find"]').click()
+    const suspects = page.locator('[data-testid="suspect-thumbs"]')
+    await suspects.waitFor({ timeout: 120_000 })
+    await expect(suspects.locator('[title*="odd-one.wav#t="]').count()).resolves.toBeGreaterThan(0)
+    await expect(page.locator('[data-testid="suspects"] h2').textContent()).resolves.toMatch(/^Clips that may be/)
     const input = page.locator('[data-testid="predict-file"]')
     expect(await input.getAttribute('accept')).toBe('audio/*,.wav,.flac,.mp3,.ogg')
     const pick = async (name: string, mimeType: string, buffer: Buffer): Promise<string> => {
