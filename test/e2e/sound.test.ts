@@ -179,6 +179,8 @@ describe('a folder of recordings through the wizard', () => {
     await page.locator('[data-step="results"][aria-current="step"]').waitFor({ timeout: 300_000 })
     await page.locator('[data-testid="test-accuracy"]').waitFor()
 
+    // Six test clips, the 2 s recording's two among them: the interval counts five recordings.
+    await page.getByText('on 6 clips from 5 recordings the model never saw while training').waitFor()
     const mistakes = page.locator('[data-testid="misclassified"]')
     await mistakes.waitFor()
     // The odd recording's clips are named by their span, and have a spectrogram and a ▶.
