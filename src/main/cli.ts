@@ -345,7 +345,7 @@ async function train(svc: Services, args: Args, json: boolean): Promise<number> 
     if (test) {
       const t = accuracyOf(test)
       console.log(
-        `Validation accuracy ${pct(val?.accuracy)}, test accuracy ${pct(test.accuracy)} (likely ${uncertaintyText(t)}, 95 % interval)`,
+        `Validation accuracy ${pct(val?.accuracy)}, test accuracy ${pct(test.accuracy)} (likely ${uncertaintyText(t, { examples: run.config.dataKind === 'audio' ? 'clips' : 'images' })}, 95 % interval)`,
       )
       console.log(
         table([

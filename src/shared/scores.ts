@@ -120,14 +120,21 @@ export function runScores(evaluations: readonly Evaluation[]): RunScores {
   return { val: val ? accuracyOf(val) : null, test: test ? accuracyOf(test) : null }
 }
 
-/** A plain sentence about a score's uncertainty: "between 70 % and 95 % — test more images to narrow it". */
-export function uncertaintyText(i: Interval): string {
+/**
+ * A plain sentence about a score's uncertainty: "between 70 % and 95 % — more test images would narrow it".
+ * `split` and `examples` name what measured it ("validation", "clips"); when clips share recordings the
+ * interval counts recordings, and so does the advice.
+ */
+export function uncertaintyText(
+  i: Interval,
+  { split = 'test', examples = 'images' }: { split?: 'test' | 'validation'; examples?: 'images' | 'clips' } = {},
+): string {
   const width = i.high - i.low
   const pct = (x: number): string => `${Math.round(x * 100)} %`
   const range = `between ${pct(i.low)} and ${pct(i.high)}`
-  if (i.trials === 0) return 'no examples to measure it on'
+  if (i.trials === 0) return `no ${examples} to measure it on`
   // Clips of one recording are not independent checks: more recordings narrow it, not longer ones.
-  const more = i.clustered ? 'more test recordings' : 'more test images'
+  const more = `more ${split} ${i.clustered ? 'recordings' : examples}`
   return width > 0.1 ? `${range} — ${more} would narrow it` : range
 }
 

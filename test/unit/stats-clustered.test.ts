@@ -140,6 +140,9 @@ describe('scores of clips', () => {
     expect(accuracyOf(ev)).toEqual(wilson(3, 4))
     expect(accuracyOf({ confusion: ev.confusion })).toEqual(wilson(3, 4))
     expect(uncertaintyText(accuracyOf(ev))).toMatch(/more test images/)
+    expect(uncertaintyText(wilson(3, 4), { split: 'validation', examples: 'clips' })).toMatch(
+      /— more validation clips would narrow it$/,
+    )
   })
 })
 
