@@ -225,7 +225,16 @@ describe('comparing runs', () => {
         { id: 1, config: {} },
         { id: 3, config: audio },
       ]),
-    ).toMatch(/Runs 3 trained on sound recordings and runs 1 on images/)
+    ).toMatch(/^Run 3 trained on sound recordings and run 1 on images/)
+    expect(
+      dataKindConflict([
+        { id: 1, config: {} },
+        { id: 3, config: audio },
+        { id: 4, config: image },
+        { id: 5, config: audio },
+        { id: 6, config: audio },
+      ]),
+    ).toMatch(/^Runs 3, 5 and 6 trained on sound recordings and runs 1 and 4 on images/)
   })
 })
 

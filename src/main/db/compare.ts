@@ -17,8 +17,15 @@ export function dataKindConflict(
   const sound = runs.filter((r) => kindOf(r) === 'audio')
   if (sound.length === 0 || sound.length === runs.length) return null
   const images = runs.filter((r) => kindOf(r) === 'image')
+  // "Run 3", "Runs 3 and 5", "Runs 3, 5 and 7".
+  const named = (list: typeof runs): string => {
+    const ids = list.map((r) => String(r.id))
+    const tail = ids.length > 1 ? `${ids.slice(0, -1).join(', ')} and ${ids[ids.length - 1]}` : ids[0]
+    return `${ids.length > 1 ? 'runs' : 'run'} ${tail}`
+  }
+  const first = named(sound)
   return (
-    `Runs ${sound.map((r) => r.id).join(', ')} trained on sound recordings and runs ${images.map((r) => r.id).join(', ')} on images: ` +
+    `${first[0]!.toUpperCase()}${first.slice(1)} trained on sound recordings and ${named(images)} on images: ` +
     'their scores and settings do not compare. Choose runs of one kind of data.'
   )
 }
