@@ -141,13 +141,17 @@ async function train(
   return end
 }
 
-/** Times the base's forward pass on a small batch (after one warm-up) on the backend a run would use. */
+/**
+ * Times the base's forward pass on the backend a run would use, at the batch extraction uses
+ * (`inferenceBatch`): one warm-up at that size (WASM grows its memory on the first pass of a size), then the
+ * faster of two timed passes (noise from other work only ever adds time).
+ */
 async function probe(
   modelId: string,
   dataDir: string,
   ctx: { shouldStop(): boolean },
 ): Promise<{ backend: string; secondsPerImage: number }> {
-  const { currentBackend, getTf, loadBaseModel } = await ready(ctx)
+  const { currentBackend, getTf, inferenceBatch, loadBaseModel } = await ready(ctx)
   const loaded = await loadBaseModel(modelId, dataDir)
   const tf = getTf()
   const [h, w] = loaded.inputSize
@@ -159,9 +163,9 @@ async function probe(
     })
     return (performance.now() - t0) / 1000
   }
-  run(2)
-  const n = 8
-  const secondsPerImage = run(n) / n
+  const n = inferenceBatch()
+  run(n)
+  const secondsPerImage = Math.min(run(n), run(n)) / n
   loaded.model.dispose()
   return { backend: currentBackend()?.backend ?? 'unknown', secondsPerImage }
 }

@@ -1,5 +1,5 @@
 /** The engine's public API. Pure Node (no electron): used by the job process, the CLI, the app and tests. */
-export { currentBackend, getTf, initBackend, type BackendChoice, type Tf } from './backend'
+export { currentBackend, getTf, inferenceBatch, initBackend, type BackendChoice, type Tf } from './backend'
 export { catalogue, findEntry, preprocessDescriptions, type CatalogueEntry, type Preprocess } from './models/catalogue'
 export {
   assignBlocks,
