@@ -15,18 +15,7 @@ import {
 } from '../../src/shared/scores'
 import { clusteredMcnemar, clusteredWilson, mcnemar, wilson } from '../../src/shared/stats'
 import type { Evaluation } from '../../src/shared/types'
-
-/** mulberry32: a small seeded generator. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '../../src/main/ml/data/split'
 
 describe('clusteredWilson', () => {
   it('is Wilson when every unit holds one trial', () => {
@@ -61,7 +50,7 @@ describe('clusteredWilson', () => {
 
   it('covers the true accuracy about 95 % of the time on clustered data, where the plain interval does not', () => {
     // Twelve recordings of eight clips; a recording is easy (each clip right with 0.95) or hard (0.4).
-    const next = rng(7)
+    const next = mulberry32(7)
     const runs = 2000
     let clustered = 0
     let plain = 0
