@@ -111,6 +111,13 @@ const FOR_SOUND: FieldCondition = { path: 'dataKind', in: ['audio'] }
 /** Shown only for a dataset of pictures. */
 const FOR_IMAGES: FieldCondition = { path: 'dataKind', in: ['image'] }
 const SOUND_AUGMENT_ON: FieldCondition = { path: 'sound.augment.enabled', in: [true] }
+/** What every sound augmentation setting shares: its group, shown for sound, usable while augmentation is on. */
+const SOUND_AUGMENT_FIELD = {
+  group: 'augment',
+  visibleWhen: FOR_SOUND,
+  enabledWhen: SOUND_AUGMENT_ON,
+  disabledReason: 'Sound augmentation is off.',
+} as const
 
 /** Every setting of a run, nested as in `RunConfig`. */
 export const runFields = {
@@ -724,10 +731,7 @@ export const runFields = {
         step: 1,
         unit: 'dB',
         noun: 'a volume change',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
       timeShift: num({
         label: 'Time shift',
@@ -738,10 +742,7 @@ export const runFields = {
         step: 0.05,
         unit: 'fraction',
         noun: 'a share',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
       noiseProbability: num({
         label: 'Clips with added noise',
@@ -752,10 +753,7 @@ export const runFields = {
         step: 0.1,
         unit: 'fraction',
         noun: 'a share',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
       noiseSnrDb: num({
         label: 'Noisiest signal-to-noise',
@@ -766,10 +764,7 @@ export const runFields = {
         step: 5,
         unit: 'dB',
         noun: 'a signal-to-noise ratio',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
       timeMasks: num({
         label: 'Time masks',
@@ -781,10 +776,7 @@ export const runFields = {
         step: 1,
         unit: 'masks',
         noun: 'a number of masks',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
       timeMaskWidth: num({
         label: 'Widest time mask',
@@ -795,10 +787,7 @@ export const runFields = {
         step: 0.05,
         unit: 'fraction',
         noun: 'a share',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
       frequencyMasks: num({
         label: 'Pitch-band masks',
@@ -810,10 +799,7 @@ export const runFields = {
         step: 1,
         unit: 'masks',
         noun: 'a number of masks',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
       frequencyMaskWidth: num({
         label: 'Widest band mask',
@@ -824,10 +810,7 @@ export const runFields = {
         step: 0.05,
         unit: 'fraction',
         noun: 'a share',
-        group: 'augment',
-        visibleWhen: FOR_SOUND,
-        enabledWhen: SOUND_AUGMENT_ON,
-        disabledReason: 'Sound augmentation is off.',
+        ...SOUND_AUGMENT_FIELD,
       }),
     },
   },
