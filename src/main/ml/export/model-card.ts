@@ -424,6 +424,9 @@ export function buildRunCard(input: RunCardInput): RunCard {
   const splitWord = ev?.split === 'val' ? 'validation' : 'test'
   const n = ev ? ev.confusion.reduce((s, row) => s + row.reduce((a, b) => a + b, 0), 0) : 0
   const accuracy = run.testAccuracy ?? ev?.accuracy ?? null
+  // One interval and one recall list for every section that shows them.
+  const interval = ev ? accuracyOf(ev) : null
+  const recalls = ev ? recallsOf(ev) : []
   // Teachable Machine's format cannot carry a sound model (the export refuses it): a sound card is always TF.js's.
   const tm = input.format === 'teachable-machine' && !input.audio
   const license = hfLicense(base)
@@ -533,19 +536,18 @@ export function buildRunCard(input: RunCardInput): RunCard {
   })
 
   const resultBlocks: CardBlock[] = []
-  if (ev && accuracy !== null) {
+  if (ev && interval && accuracy !== null) {
     resultBlocks.push({
       kind: 'paragraph',
       text:
-        `${splitWord === 'test' ? 'Test' : 'Validation'} accuracy: ${scored(accuracyOf(ev), many)}, on ${splitWord} ${many} the model never learned from. ` +
+        `${splitWord === 'test' ? 'Test' : 'Validation'} accuracy: ${scored(interval, many)}, on ${splitWord} ${many} the model never learned from. ` +
         `The interval is where the accuracy on more ${many} like these most likely lies (95 % Wilson interval): ` +
         `with few ${many} it is wide.` +
-        (accuracyOf(ev).clustered
+        (interval.clustered
           ? ' Clips of one recording sound alike, so the interval counts the recordings, not the clips, as the evidence.'
           : ''),
     })
     const predicted = ev.labels.map((_, j) => ev.confusion.reduce((s, row) => s + (row[j] ?? 0), 0))
-    const recalls = recallsOf(ev)
     const precisions = precisionsOf(ev)
     resultBlocks.push({
       kind: 'table',
@@ -603,7 +605,6 @@ export function buildRunCard(input: RunCardInput): RunCard {
 
   const weakest: string[] = []
   if (ev) {
-    const recalls = recallsOf(ev)
     const rows = ev.labels
       .map((label, i) => {
         const row = ev.confusion[i] ?? []
@@ -724,10 +725,9 @@ export function buildRunCard(input: RunCardInput): RunCard {
   limits.push(
     `It always answers one of its ${plural(labels.length, 'class', 'classes')}, even for ${audio ? 'a sound' : 'a picture'} of something else${audio ? ' or silence' : ''}; a low top probability is a hint that it does not know.`,
   )
-  if (ev && n > 0) {
-    const i = accuracyOf(ev)
+  if (interval && n > 0) {
     limits.push(
-      `The ${splitWord} set has ${plural(n, one)}${audio ? ' (clips of one recording always share a split)' : ''}, so the accuracy above is only known to lie ${describeInterval(i)}.`,
+      `The ${splitWord} set has ${plural(n, one)}${audio ? ' (clips of one recording always share a split)' : ''}, so the accuracy above is only known to lie ${describeInterval(interval)}.`,
     )
   }
   if (tm)
